@@ -1,0 +1,43 @@
+"""A scripted engine for unit tests of loop logic. Never a stand-in for end-to-end tests."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from agents.engine import Message, Reply, Timings, Usage
+from kb.errors import EngineError
+
+Script = str | Callable[[list[Message]], str]
+
+
+class FakeEngine:
+    """Replies from a script, in order. Running out is an error, loudly: a test whose code made
+    more model calls than it planned for must fail, not get an empty string."""
+
+    name = "fake"
+
+    def __init__(self, script: list[Script]):
+        self.script = list(script)
+        self.calls: list[dict] = []
+
+    def chat(self, messages: list[Message], *, json_schema: dict | None = None,
+             max_tokens: int = 512, temperature: float = 0.2,
+             stop: list[str] | None = None,
+             on_token: Callable[[str], None] | None = None) -> Reply:
+        n = len(self.calls)
+        self.calls.append({"messages": messages, "json_schema": json_schema,
+                           "max_tokens": max_tokens, "stop": stop})
+        if n >= len(self.script):
+            raise EngineError(f"fake engine script exhausted: call {n + 1} but only "
+                              f"{len(self.script)} replies scripted")
+        item = self.script[n]
+        text = item(messages) if callable(item) else item
+        if on_token:
+            on_token(text)
+        prompt = sum(len(m["content"].split()) for m in messages)
+        out = len(text.split())
+        return Reply(text=text, usage=Usage(prompt, out), timings=Timings(_decoded=out), model="fake")
+
+    @property
+    def remaining(self) -> int:
+        return len(self.script) - len(self.calls)

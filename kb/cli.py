@@ -1,0 +1,224 @@
+"""The `kb` command line: parse arguments, call the jobs, print results.
+
+Configuration is read here and only here, then passed down. Every KbError becomes one line on
+stderr (`kb: error: ...`) and its exit code; a traceback is a bug and is shown only with KB_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb import __version__
+from kb import config as kbconfig
+from kb import models
+from kb.errors import KbError, UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but usage errors go through the same one-line renderer and exit code 2."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+@dataclass
+class Context:
+    """What every command needs, resolved lazily from the global options and the environment."""
+
+    args: argparse.Namespace
+    env: dict = field(default_factory=lambda: dict(os.environ))
+    _vault: object = None
+    _config: object = None
+
+    @property
+    def vault(self):
+        from kb.vault import Vault
+        if self._vault is None:
+            where = self.args.vault or self.env.get("KB_VAULT")
+            self._vault = Vault.open(where) if where else Vault.find(Path.cwd())
+        return self._vault
+
+    @property
+    def config(self) -> kbconfig.Config:
+        if self._config is None:
+            overrides = {("model", "name"): self.args.model, ("model", "engine"): self.args.engine}
+            self._config = kbconfig.load(self.vault.config_path, self.env, overrides)
+        return self._config
+
+    @property
+    def models_dir(self) -> Path:
+        return models.models_dir(self.env)
+
+    def engine(self):
+        from agents.engine import make_engine
+        return make_engine(self.config, self.models_dir)
+
+
+def out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+def cmd_init(ctx: Context) -> int:
+    from kb.vault import Vault
+    target = Path(ctx.args.path or ".")
+    vault, created = Vault.init(target, kbconfig.DEFAULT_TOML)
+    kbconfig.load(vault.config_path, ctx.env)  # an existing config must still be valid
+    if created:
+        out(f"initialised vault at {vault.root} ({len(created)} items created)")
+    else:
+        out(f"vault at {vault.root} is already initialised; nothing changed")
+    return 0
+
+
+def cmd_status(ctx: Context) -> int:
+    from kb.status import vault_status
+    st = vault_status(ctx.vault)
+    cfg = ctx.config
+    model = cfg.model["name"]
+    engine = cfg.model["engine"]
+    where = cfg.openai["base_url"] if engine == "openai" else _model_state(model, ctx.models_dir)
+    if ctx.args.json:
+        out(json.dumps(dict(st.as_dict(), model=model, engine=engine, model_state=where)))
+        return 0
+    out(f"vault     {st.vault}")
+    out(f"sources   {st.sources} in raw/")
+    out(f"pages     {st.pages} in wiki/ ({st.source_pages} sources, {st.concept_pages} concepts, "
+        f"{st.answer_pages} answers)")
+    out(f"links     {st.links} ({st.broken_links} broken)")
+    out(f"model     {model} via {engine} ({where})")
+    return 0
+
+
+def _model_state(name: str, mdir: Path) -> str:
+    try:
+        return str(models.resolve(name, mdir))
+    except KbError as e:
+        return f"not ready: {e}"
+
+
+def cmd_models(ctx: Context) -> int:
+    mdir = ctx.models_dir
+    if ctx.args.action == "fetch":
+        names = ctx.args.names or [models.DEFAULT_MODEL]
+        for name in names:
+            path = models.fetch(name, mdir, force=ctx.args.force,
+                                progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
+            out(f"{name}: {path}")
+        return 0
+    extra = []
+    try:
+        name = ctx.config.model["name"]
+        if name not in models.BUNDLED:
+            extra.append(name)
+    except KbError:
+        pass  # outside a vault `kb models` still lists the bundled models
+    if ctx.args.model and ctx.args.model not in models.BUNDLED and ctx.args.model not in extra:
+        extra.append(ctx.args.model)
+    rows = models.available(mdir, extra)
+    if ctx.args.json:
+        out(json.dumps([{"name": m.name, "path": str(m.path), "present": m.present, "size": m.size,
+                         "bundled": m.bundled, "about": m.about} for m in rows]))
+        return 0
+    for m in rows:
+        mark = "*" if m.name == models.DEFAULT_MODEL else " "
+        state = "ready  " if m.present else "missing"
+        out(f"{mark} {m.name:<22} {state} {m.size / 1e6:7.0f} MB  {m.about}")
+        out(f"  {'':<22} {m.path}")
+    out(f"(* default; fetch a bundled model with `kb models fetch NAME`; models dir: {mdir})")
+    return 0
+
+
+def cmd_chat(ctx: Context) -> int:
+    """One prompt to the configured model: the quickest check that a model works."""
+    prompt = ctx.args.prompt if ctx.args.prompt != "-" else sys.stdin.read()
+    if not prompt.strip():
+        raise UsageError("empty prompt")
+    schema = None
+    if ctx.args.schema:
+        try:
+            schema = json.loads(Path(ctx.args.schema).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise UsageError(f"--schema {ctx.args.schema}: {e}") from None
+    engine = ctx.engine()
+    reply = engine.chat([{"role": "user", "content": prompt}], json_schema=schema,
+                        max_tokens=ctx.args.max_tokens,
+                        on_token=None if ctx.args.json else lambda t: print(t, end="", flush=True))
+    if ctx.args.json:
+        out(json.dumps({"text": reply.text, "prompt_tokens": reply.usage.prompt_tokens,
+                        "completion_tokens": reply.usage.completion_tokens,
+                        "seconds": round(reply.timings.total_s, 3)}))
+    else:
+        out()
+        print(f"[{reply.usage.prompt_tokens} prompt + {reply.usage.completion_tokens} tokens, "
+              f"{reply.timings.total_s:.1f}s]", file=sys.stderr)
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------
+
+def build_parser() -> Parser:
+    p = Parser(prog="kb", description="A local LLM that maintains your knowledge base.")
+    p.add_argument("--version", action="version", version=f"kb {__version__}")
+    p.add_argument("--vault", metavar="PATH", help="the vault (default: found from the current "
+                   "directory upwards, or $KB_VAULT)")
+    p.add_argument("--model", metavar="NAME|PATH", help="bundled model name or .gguf path ($KB_MODEL)")
+    p.add_argument("--engine", choices=kbconfig.ENGINES[:2], help="model backend ($KB_ENGINE)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    s = sub.add_parser("init", help="create a vault (idempotent)")
+    s.add_argument("path", nargs="?", help="where (default: the current directory)")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("status", help="counts of sources, pages and broken links; the model in use")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("models", help="list models, or fetch a bundled one")
+    s.add_argument("action", nargs="?", choices=["list", "fetch"], default="list")
+    s.add_argument("names", nargs="*", help="bundled model names to fetch")
+    s.add_argument("--force", action="store_true", help="fetch again even if present")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_models)
+
+    s = sub.add_parser("chat", help="send one prompt to the model ('-' reads stdin)")
+    s.add_argument("prompt")
+    s.add_argument("--schema", metavar="FILE", help="JSON schema the reply must follow")
+    s.add_argument("--max-tokens", type=int, default=256)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_chat)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return args.func(Context(args))
+    except KbError as e:
+        print(f"kb: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("kb: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a bug: say so in one line, keep the traceback for KB_DEBUG
+        if os.environ.get("KB_DEBUG"):
+            raise
+        print(f"kb: internal error: {type(e).__name__}: {e} (run with KB_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""`.kb/config.toml`, its schema, and environment overrides.
+
+Read once by a front end and passed down as a `Config`; nothing below the entry points reads the
+file or the environment. Validation is strict because a typo silently ignored is a setting the
+user believes in and does not have.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kb.errors import ConfigError
+
+# section -> key -> (type, default). bool is checked before int because bool is an int in Python.
+SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
+    "model": {
+        "name": (str, "qwen2.5-coder-0.5b"),  # a bundled model name or a path to a .gguf file
+        "engine": (str, "llama_cpp"),  # llama_cpp | openai | fake
+        "n_ctx": (int, 8192),
+        "n_threads": (int, 0),  # 0: one per physical core
+        "n_gpu_layers": (int, 0),  # -1 offloads every layer (needs a GPU build)
+        "temperature": (float, 0.2),
+        "repeat_penalty": (float, 1.1),
+        "max_tokens": (int, 512),
+    },
+    "openai": {
+        "base_url": (str, "http://127.0.0.1:8080/v1"),
+        "api_key": (str, ""),
+        "model": (str, ""),  # the server's model id; empty uses the server's default
+        "timeout": (float, 600.0),
+        # json_object: llama.cpp servers; json_schema: OpenAI, vLLM, Ollama
+        "schema_format": (str, "json_object"),
+    },
+}
+
+ENGINES = ("llama_cpp", "openai", "fake")
+
+# Environment variable -> (section, key). Every override is validated like the file.
+ENV: dict[str, tuple[str, str]] = {
+    "KB_MODEL": ("model", "name"),
+    "KB_ENGINE": ("model", "engine"),
+    "KB_N_CTX": ("model", "n_ctx"),
+    "KB_N_THREADS": ("model", "n_threads"),
+    "KB_N_GPU_LAYERS": ("model", "n_gpu_layers"),
+    "KB_BASE_URL": ("openai", "base_url"),
+    "KB_API_KEY": ("openai", "api_key"),
+}
+
+_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+@dataclass
+class Config:
+    """Validated settings; `values[section][key]`, plus where they came from for messages."""
+
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: Path | None = None
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.values[section]
+
+    @property
+    def model(self) -> dict[str, Any]:
+        return self.values["model"]
+
+    @property
+    def openai(self) -> dict[str, Any]:
+        return self.values["openai"]
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    return {s: {k: d for k, (_, d) in keys.items()} for s, keys in SCHEMA.items()}
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check(where: str, section: str, key: str, value: Any) -> Any:
+    typ = SCHEMA[section][key][0]
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(
+            f"{where}: {section}.{key} must be {_TYPE_WORDS[typ]}, got {type(value).__name__} {value!r}"
+        )
+    if (section, key) == ("model", "engine") and value not in ENGINES:
+        raise ConfigError(f"{where}: model.engine must be one of {', '.join(ENGINES)}, got {value!r}")
+    if (section, key) == ("openai", "schema_format") and value not in ("json_object", "json_schema"):
+        raise ConfigError(f"{where}: openai.schema_format must be json_object or json_schema, got {value!r}")
+    if key in ("n_ctx", "max_tokens") and value < 1:
+        raise ConfigError(f"{where}: {section}.{key} must be at least 1, got {value}")
+    return value
+
+
+def _parse_env(name: str, section: str, key: str, raw: str) -> Any:
+    typ = SCHEMA[section][key][0]
+    try:
+        return typ(raw) if typ is not str else raw
+    except ValueError:
+        raise ConfigError(f"environment {name}: {section}.{key} must be {_TYPE_WORDS[typ]}, got {raw!r}") from None
+
+
+def load(path: Path | None, env: dict[str, str] | None = None, overrides: dict | None = None) -> Config:
+    """Defaults, then the file, then the environment, then explicit (command-line) overrides."""
+    values = defaults()
+    if path is not None and path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+        for section, table in data.items():
+            if section not in SCHEMA:
+                raise ConfigError(f"{path}: unknown section [{section}]{_suggest(section, SCHEMA)}; "
+                                  f"expected one of: {', '.join(SCHEMA)}")
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: '{section}' must be a table ([{section}])")
+            for key, value in table.items():
+                if key not in SCHEMA[section]:
+                    raise ConfigError(f"{path}: unknown key '{section}.{key}'{_suggest(key, SCHEMA[section])}; "
+                                      f"expected one of: {', '.join(SCHEMA[section])}")
+                values[section][key] = _check(str(path), section, key, value)
+    env = os.environ if env is None else env
+    for name, (section, key) in ENV.items():
+        if env.get(name):
+            values[section][key] = _check(f"environment {name}", section, key,
+                                          _parse_env(name, section, key, env[name]))
+    for (section, key), value in (overrides or {}).items():
+        if value is not None:
+            values[section][key] = _check("command line", section, key, value)
+    return Config(values=values, path=path)
+
+
+DEFAULT_TOML = """\
+# kb settings for this vault. Environment variables override them: KB_MODEL, KB_ENGINE,
+# KB_N_CTX, KB_N_THREADS, KB_N_GPU_LAYERS, KB_BASE_URL, KB_API_KEY.
+
+[model]
+# A bundled model (see `kb models`) or a path to any .gguf file.
+# name = "qwen2.5-coder-0.5b"
+# llama_cpp runs the model in-process; openai talks to an OpenAI-compatible server.
+# engine = "llama_cpp"
+# n_ctx = 8192
+# n_threads = 0        # 0: one per physical core
+# n_gpu_layers = 0     # -1 offloads every layer (needs a CUDA/Metal build of llama-cpp-python)
+
+[openai]
+# base_url = "http://127.0.0.1:8080/v1"
+# api_key = ""
+# model = ""
+"""

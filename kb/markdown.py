@@ -1,0 +1,189 @@
+"""Markdown as Obsidian reads it: YAML frontmatter, wikilinks, headings and block ids.
+
+Links are found by a markdown-it-py inline rule, not by a regex over the raw text, so that
+`[[x]]` inside a code span or a fenced block is text, exactly as Obsidian renders it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import unquote
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+
+from kb.errors import PageError
+
+_FM_OPEN = re.compile(r"\A---[ \t]*\r?\n")
+_FM_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
+_BLOCK_ID = re.compile(r"(?:^|\s)\^([A-Za-z0-9-]+)\s*$")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def split_frontmatter(text: str, where: str = "page") -> tuple[dict, str]:
+    """Return (metadata, body). No frontmatter is an empty dict; broken YAML is a PageError."""
+    m = _FM_OPEN.match(text)
+    if not m:
+        return {}, text
+    close = _FM_CLOSE.search(text, m.end())
+    if not close:
+        raise PageError(f"{where}: frontmatter opened with '---' but never closed")
+    raw = text[m.end():close.start()]
+    try:
+        meta = yaml.safe_load(raw) if raw.strip() else {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" (line {mark.line + 2})" if mark else ""
+        raise PageError(f"{where}: invalid YAML frontmatter{line}") from None
+    if not isinstance(meta, dict):
+        raise PageError(f"{where}: frontmatter must be a YAML mapping, got {type(meta).__name__}")
+    body = text[close.end():]
+    return meta, body[1:] if body.startswith("\n") else body.lstrip("\r\n")
+
+
+def join_frontmatter(meta: dict, body: str) -> str:
+    if not meta:
+        return body
+    dumped = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+    return f"---\n{dumped}---\n{body}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """One link as written. `target` is the linkpath without subpath; '' links to the note itself."""
+
+    target: str
+    heading: tuple[str, ...] = ()
+    block: str | None = None
+    alias: str | None = None
+    embed: bool = False
+    kind: str = "wiki"  # wiki | md
+    line: int = 0  # 1-based line of the block it sits in
+
+    @property
+    def subpath(self) -> str:
+        if self.block:
+            return f"#^{self.block}"
+        return "".join(f"#{h}" for h in self.heading)
+
+
+def parse_linktext(inner: str) -> tuple[str, tuple[str, ...], str | None]:
+    """`Page#H1#H2` / `Page#^id` -> (target, headings, block)."""
+    target, _, sub = inner.partition("#")
+    if not sub:
+        return target.strip(), (), None
+    if sub.startswith("^"):
+        return target.strip(), (), sub[1:].strip()
+    return target.strip(), tuple(h.strip() for h in sub.split("#") if h.strip()), None
+
+
+def _wikilink_rule(state: StateInline, silent: bool) -> bool:
+    pos = state.pos
+    src = state.src
+    embed = src.startswith("![[", pos)
+    start = pos + (3 if embed else 2)
+    if not (embed or src.startswith("[[", pos)):
+        return False
+    end = src.find("]]", start)
+    if end < 0:
+        return False
+    inner = src[start:end]
+    if not inner.strip() or "\n" in inner or "[[" in inner:
+        return False
+    if not silent:
+        linkpart, _, alias = inner.partition("|")
+        target, heading, block = parse_linktext(linkpart)
+        token = state.push("wikilink", "", 0)
+        token.meta = {"target": target, "heading": heading, "block": block,
+                      "alias": alias.strip() or None, "embed": embed}
+        token.content = inner
+    state.pos = end + 2
+    return True
+
+
+@lru_cache(maxsize=1)
+def parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark")
+    md.inline.ruler.before("link", "wikilink", _wikilink_rule)
+    md.add_render_rule("wikilink", lambda self, tokens, idx, options, env:
+                       f'<a class="wikilink" href="{tokens[idx].meta["target"]}">'
+                       f'{tokens[idx].meta["alias"] or tokens[idx].content}</a>')
+    return md
+
+
+def _md_link(href: str, line: int, embed: bool) -> Link | None:
+    """A markdown link counts when it points at a file in the vault, not a URL."""
+    if not href or _URL_SCHEME.match(href) or href.startswith("//"):
+        return None
+    path, _, frag = unquote(href).partition("#")
+    if path and not path.lower().endswith(".md") and "." not in path.rsplit("/", 1)[-1]:
+        return None
+    if not path and not frag:
+        return None
+    target, heading, block = parse_linktext(path + ("#" + frag if frag else ""))
+    return Link(target=target, heading=heading, block=block, embed=embed, kind="md", line=line)
+
+
+@dataclass
+class Parsed:
+    links: list[Link]
+    headings: list[str]
+    blocks: set[str]
+
+
+def parse(body: str) -> Parsed:
+    """Links, headings and block ids of a page body, in one pass over the token stream."""
+    tokens = parser().parse(body)
+    links: list[Link] = []
+    headings: list[str] = []
+    blocks: set[str] = set()
+    in_heading = False
+    for tok in tokens:
+        if tok.type == "heading_open":
+            in_heading = True
+            continue
+        if tok.type == "heading_close":
+            in_heading = False
+            continue
+        if tok.type != "inline":
+            continue
+        line = (tok.map[0] + 1) if tok.map else 0
+        if in_heading:
+            headings.append(tok.content.strip())
+        else:
+            for content_line in tok.content.splitlines():
+                m = _BLOCK_ID.search(content_line)
+                if m:
+                    blocks.add(m.group(1).lower())
+        for child in tok.children or ():
+            if child.type == "wikilink":
+                meta = child.meta
+                links.append(Link(target=meta["target"], heading=meta["heading"], block=meta["block"],
+                                  alias=meta["alias"], embed=meta["embed"], line=line))
+            elif child.type in ("link_open", "image"):
+                href = child.attrGet("href") if child.type == "link_open" else child.attrGet("src")
+                link = _md_link(str(href or ""), line, embed=child.type == "image")
+                if link:
+                    links.append(link)
+    return Parsed(links=links, headings=headings, blocks=blocks)
+
+
+def links(body: str) -> list[Link]:
+    return parse(body).links
+
+
+_HEADING_NOISE = re.compile(r"[#|^:%\[\]\\*`_~]")
+
+
+def heading_key(text: str) -> str:
+    """How Obsidian compares a heading in a link with one in a note: case and markup ignored."""
+    return " ".join(_HEADING_NOISE.sub(" ", text).split()).casefold()
+
+
+def wikilink(target: str, alias: str | None = None, heading: str | None = None) -> str:
+    """Format a wikilink kb writes; `|` and `]]` cannot appear in a target."""
+    inner = target + (f"#{heading}" if heading else "")
+    return f"[[{inner}|{alias}]]" if alias and alias != target else f"[[{inner}]]"

@@ -1,0 +1,37 @@
+"""What `kb status` reports: counts derived from the files, nothing cached."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from kb.vault import Vault
+
+
+@dataclass
+class Status:
+    vault: str
+    sources: int
+    pages: int
+    source_pages: int
+    concept_pages: int
+    answer_pages: int
+    links: int
+    broken_links: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def vault_status(vault: Vault) -> Status:
+    wiki = vault.wiki_pages()
+    graph = vault.graph()
+    return Status(
+        vault=str(vault.root),
+        sources=len(vault.sources()),
+        pages=len(wiki),
+        source_pages=sum(p.startswith("wiki/sources/") for p in wiki),
+        concept_pages=sum(p.startswith("wiki/concepts/") for p in wiki),
+        answer_pages=sum(p.startswith("wiki/answers/") for p in wiki),
+        links=sum(len(v) for v in graph.outlinks.values()),
+        broken_links=len(graph.broken),
+    )

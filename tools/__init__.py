@@ -1,0 +1,1 @@
+"""What agents and people both use: the search index, renderers, REPL-side functions."""
