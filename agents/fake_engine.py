@@ -25,7 +25,7 @@ class FakeEngine:
              stop: list[str] | None = None,
              on_token: Callable[[str], None] | None = None) -> Reply:
         n = len(self.calls)
-        self.calls.append({"messages": messages, "json_schema": json_schema,
+        self.calls.append({"messages": [dict(m) for m in messages], "json_schema": json_schema,
                            "max_tokens": max_tokens, "stop": stop})
         if n >= len(self.script):
             raise EngineError(f"fake engine script exhausted: call {n + 1} but only "

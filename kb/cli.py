@@ -161,6 +161,30 @@ def cmd_chat(ctx: Context) -> int:
     return 0
 
 
+def cmd_trace(ctx: Context) -> int:
+    from agents import trace
+    tdir = ctx.vault.state_dir / "traces"
+    if ctx.args.action == "list":
+        runs = trace.list_runs(tdir)
+        for run_id in runs:
+            events = trace.load(tdir, run_id)
+            end = next((e for e in reversed(events) if e.get("type") == "end"), {})
+            start = next((e for e in events if e.get("type") == "start"), {})
+            out(f"{run_id}  {end.get('status', 'unfinished'):<18} {str(start.get('task', ''))[:60]}")
+        if not runs:
+            out("no traces yet")
+        return 0
+    if not ctx.args.id:
+        raise UsageError("kb trace show needs a trace ID (or 'last'); see `kb trace list`")
+    events = trace.load(tdir, ctx.args.id)
+    if ctx.args.json:
+        for e in events:
+            out(json.dumps(e, ensure_ascii=False))
+    else:
+        out(trace.render(events))
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 
 def build_parser() -> Parser:
@@ -193,6 +217,12 @@ def build_parser() -> Parser:
     s.add_argument("--max-tokens", type=int, default=256)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("trace", help="show an agent run step by step")
+    s.add_argument("action", choices=["show", "list"])
+    s.add_argument("id", nargs="?", help="trace ID, a prefix of one, or 'last'")
+    s.add_argument("--json", action="store_true", help="the raw JSON-lines events")
+    s.set_defaults(func=cmd_trace)
     return p
 
 

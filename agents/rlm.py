@@ -1,0 +1,260 @@
+"""The RLM loop (after Recursive Language Models, Zhang, Kraska & Khattab): the root model never
+sees the corpus. It sees the task, the names, types and sizes of the REPL variables, and the
+function signatures; it writes code, reads the (truncated) output, and calls sub-models as
+functions whose answers land in variables.
+
+The loop always ends: on FINAL, or when a budget (iterations, sub-calls, tokens, seconds) runs
+out, or after too many malformed or failing replies in a row. It then returns the best answer
+it has and says why it stopped.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from agents.engine import Engine, Reply
+from agents.sandbox import Limits, Sandbox
+from agents.trace import Trace
+
+PROMPTS = Path(__file__).with_name("prompts")
+CODE_BLOCK = re.compile(r"```(repl|python|py)?[ \t]*\n(.*?)```", re.S)
+FINAL_VAR_RE = re.compile(r"FINAL_VAR\(\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?\s*\)")
+FINAL_RE = re.compile(r"FINAL\((.*)\)", re.S)
+
+
+@dataclass
+class Budget:
+    iterations: int = 8
+    sub_calls: int = 20
+    tokens: int = 60_000  # root + sub-calls, prompt + completion
+    seconds: float = 600.0
+    max_failures: int = 3  # malformed or failing replies in a row before giving up
+    reply_tokens: int = 400  # per root reply
+    sub_reply_tokens: int = 400
+    output_chars: int = 2000  # of each cell's output shown back to the root model
+
+
+@dataclass
+class Result:
+    answer: str | None
+    status: str  # final | budget:<which> | failed
+    reason: str = ""
+    iterations: int = 0
+    sub_calls: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    trace_id: str = ""
+    trace_path: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "final"
+
+
+def describe(value: Any) -> str:
+    """Type and size of a variable, never its content."""
+    if isinstance(value, str):
+        return f"str, {len(value):,} characters"
+    if isinstance(value, dict):
+        chars = sum(len(str(v)) for v in value.values())
+        ktype = type(next(iter(value), "")).__name__
+        vtype = type(next(iter(value.values()), "")).__name__
+        return f"dict[{ktype}, {vtype}], {len(value):,} items, {chars:,} characters in all"
+    if isinstance(value, list):
+        chars = sum(len(str(v)) for v in value)
+        etype = type(value[0]).__name__ if value else "str"
+        return f"list[{etype}], {len(value):,} items, {chars:,} characters in all"
+    return type(value).__name__
+
+
+def parse_reply(text: str) -> tuple[list[str], str | None, str | None]:
+    """(code blocks, FINAL text, FINAL_VAR name) from a reply; FINAL counts only outside code."""
+    blocks = [m.group(2) for m in CODE_BLOCK.finditer(text)]
+    outside = CODE_BLOCK.sub("", text)
+    var = FINAL_VAR_RE.search(outside)
+    if var:
+        return blocks, None, var.group(1)
+    final = FINAL_RE.search(outside)
+    if final:
+        answer = final.group(1).strip()
+        if len(answer) >= 2 and answer[0] == answer[-1] and answer[0] in "\"'":
+            answer = answer[1:-1]
+        return blocks, answer, None
+    return blocks, None, None
+
+
+class RLM:
+    def __init__(self, engine: Engine, *, sub_engine: Engine | None = None,
+                 tools: dict[str, Callable[..., Any]] | None = None,
+                 tool_docs: dict[str, str] | None = None,
+                 budget: Budget | None = None, limits: Limits | None = None,
+                 trace_dir: Path | None = None, on_event: Callable[[dict], None] | None = None,
+                 system_prompt: str | None = None):
+        self.engine = engine
+        self.sub_engine = sub_engine or engine
+        self.user_tools = dict(tools or {})
+        self.tool_docs = dict(tool_docs or {})
+        self.budget = budget or Budget()
+        self.limits = limits or Limits()
+        self.trace_dir = trace_dir
+        self.on_event = on_event
+        self.system_template = system_prompt or (PROMPTS / "rlm_system.md").read_text(encoding="utf-8")
+
+    def run(self, task: str, variables: dict[str, Any]) -> Result:
+        b = self.budget
+        trace = Trace(self.trace_dir, on_event=self.on_event)
+        state = {"tokens": 0, "sub_calls": 0}
+        t0 = time.monotonic()
+
+        def over() -> str | None:
+            if state["tokens"] >= b.tokens:
+                return "tokens"
+            if time.monotonic() - t0 >= b.seconds:
+                return "seconds"
+            return None
+
+        def llm_query(prompt: str, json_schema: dict | None = None) -> Any:
+            if state["sub_calls"] >= b.sub_calls:
+                raise RuntimeError(f"sub-call budget of {b.sub_calls} is used up")
+            if over():
+                raise RuntimeError(f"{over()} budget is used up")
+            if not isinstance(prompt, str):
+                prompt = str(prompt)
+            state["sub_calls"] += 1
+            reply = self.sub_engine.chat([{"role": "user", "content": prompt}], json_schema=json_schema,
+                                         max_tokens=b.sub_reply_tokens, temperature=0.2)
+            state["tokens"] += reply.usage.prompt_tokens + reply.usage.completion_tokens
+            trace.emit("subcall", fn="llm_query", input=prompt[:2000], output=reply.text[:2000],
+                       prompt_tokens=reply.usage.prompt_tokens,
+                       completion_tokens=reply.usage.completion_tokens, seconds=reply.timings.total_s)
+            return reply.json() if json_schema is not None else reply.text
+
+        tools = {"llm_query": llm_query, **self.user_tools}
+        docs = {"llm_query": "llm_query(prompt) -> str: ask a helper model; give it the text to read "
+                             "inside the prompt (at most a few thousand characters)",
+                "llm_query_batched": "llm_query_batched(prompts) -> list[str]: several llm_query calls",
+                **self.tool_docs}
+        var_lines = "\n".join(f"- {name}: {describe(v)}" for name, v in variables.items())
+        fn_lines = "\n".join(f"- {docs.get(name, name + '(...)')}" for name in
+                             ["llm_query", "llm_query_batched", *self.user_tools])
+        system = self.system_template.format(variables=var_lines or "- (none)", functions=fn_lines)
+        history = [{"role": "system", "content": system},
+                   {"role": "user", "content": f"Task: {task}\n\nStart by looking at the variables."}]
+        trace.emit("start", task=task, variables={k: describe(v) for k, v in variables.items()},
+                   budget=asdict(b), system_chars=len(system))
+
+        answer: str | None = None
+        status, reason = "failed", ""
+        partial: str | None = None
+        failures = 0
+        iteration = 0
+        sandbox = Sandbox(tools, self.limits)
+        try:
+            for name, value in variables.items():
+                sandbox.set(name, value)
+            sandbox.start()
+            while True:
+                if iteration >= b.iterations:
+                    status, reason = "budget:iterations", f"{b.iterations} iterations used"
+                    break
+                if over():
+                    status, reason = f"budget:{over()}", f"{over()} budget used up"
+                    break
+                iteration += 1
+                reply = self._root_call(history, trace, iteration, state)
+                history.append({"role": "assistant", "content": reply.text})
+                blocks, final_text, final_var = parse_reply(reply.text)
+                if final_var is not None:
+                    value = sandbox.get(final_var)
+                    if value is not None:
+                        answer, status = value, "final"
+                        break
+                    history.append({"role": "user", "content": f"FINAL_VAR({final_var}): there is no "
+                                    f"variable named {final_var}. Define it first, or use FINAL(answer)."})
+                    failures += 1
+                elif final_text is not None and not blocks:
+                    answer, status = final_text, "final"
+                    break
+                if not blocks:
+                    failures += 1
+                    if failures >= b.max_failures:
+                        status, reason = "failed", f"{failures} replies in a row had no code and no FINAL"
+                        break
+                    history.append({"role": "user", "content": "Write a ```repl code block to look at "
+                                    "the data, or finish with FINAL(answer)."})
+                    continue
+                feedback, cell_failed, done = [], False, None
+                for n, code in enumerate(blocks, 1):
+                    trace.emit("code", iteration=iteration, cell=n, code=code)
+                    res = sandbox.run(code)
+                    trace.emit("output", iteration=iteration, cell=n, output=res.output, error=res.error,
+                               killed=res.killed, seconds=round(res.seconds, 3), calls=len(res.calls))
+                    shown = (res.output + (res.error or "") + (f"\n[{res.killed}]" if res.killed else "")).strip()
+                    if res.output.strip():
+                        partial = res.output.strip()
+                    feedback.append(_clip(shown or "(no output)", b.output_chars))
+                    cell_failed = cell_failed or not res.ok
+                    if res.final:
+                        done = res.final["value"]
+                        break
+                    if over() or state["sub_calls"] >= b.sub_calls:
+                        break
+                if done is not None:
+                    answer, status = done, "final"
+                    break
+                if final_text is not None:  # FINAL written beside code: accept it after the code ran
+                    answer, status = final_text, "final"
+                    break
+                failures = failures + 1 if cell_failed else 0
+                if failures >= b.max_failures:
+                    status, reason = "failed", f"{failures} replies in a row failed to run"
+                    break
+                if state["sub_calls"] >= b.sub_calls:
+                    status, reason = "budget:sub_calls", f"{b.sub_calls} sub-calls used"
+                    break
+                history.append({"role": "user", "content": "REPL output:\n" + "\n---\n".join(feedback)})
+            if status != "final":
+                answer = self._last_word(history, trace, iteration, state) or partial
+        except Exception as e:  # an engine or sandbox failure ends the run with a status, not a crash
+            status, reason = "failed", f"{type(e).__name__}: {e}"
+            answer = answer or partial
+        finally:
+            sandbox.close()
+        result = Result(answer=answer, status=status, reason=reason, iterations=iteration,
+                        sub_calls=state["sub_calls"], tokens=state["tokens"],
+                        seconds=time.monotonic() - t0, trace_id=trace.id,
+                        trace_path=str(trace.path) if trace.path else None)
+        trace.emit("end", status=status, reason=reason, answer=answer, iterations=iteration,
+                   sub_calls=state["sub_calls"], tokens=state["tokens"], seconds=round(result.seconds, 3))
+        trace.close()
+        return result
+
+    def _root_call(self, history, trace: Trace, iteration: int, state: dict) -> Reply:
+        reply = self.engine.chat(history, max_tokens=self.budget.reply_tokens, temperature=0.2)
+        state["tokens"] += reply.usage.prompt_tokens + reply.usage.completion_tokens
+        trace.emit("llm", iteration=iteration, text=reply.text, prompt_tokens=reply.usage.prompt_tokens,
+                   completion_tokens=reply.usage.completion_tokens,
+                   cached_tokens=reply.usage.cached_tokens, seconds=round(reply.timings.total_s, 3),
+                   history_chars=sum(len(m["content"]) for m in history))
+        return reply
+
+    def _last_word(self, history, trace: Trace, iteration: int, state: dict) -> str | None:
+        """Out of budget: one last call, no code run, for the best answer so far."""
+        if state["tokens"] >= self.budget.tokens * 1.2:
+            return None
+        ask = history + [{"role": "user", "content": "The budget is used up. Reply now with "
+                          "FINAL(your best answer), or FINAL(I could not find the answer)."}]
+        try:
+            reply = self._root_call(ask, trace, iteration + 1, state)
+        except Exception:
+            return None
+        _, final_text, _ = parse_reply(reply.text)
+        return final_text
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n] + f"\n... [{len(text) - n:,} more characters not shown]"
