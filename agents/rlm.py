@@ -71,9 +71,35 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
+def example_cell(task: str, variables: dict[str, Any]) -> str:
+    """A first cell written for this task's own data: small models copy examples closely, so the
+    example should search the real variable for a real word from the task."""
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9-]{3,}", task)
+             if w.lower() not in {"what", "which", "when", "where", "does", "that", "this", "with",
+                                  "from", "have", "many", "much", "there", "their", "about", "according"}]
+    names = [w for w in words[1:] if w[0].isupper()] if words and task.split()[0] == words[0] else \
+        [w for w in words if w[0].isupper()]
+    word = (names[0] if names else max(words, key=len)) if words else "keyword"
+    if not variables:
+        return f"print({word!r})"
+    name, value = next(iter(variables.items()))
+    if isinstance(value, dict):
+        return (f"for key, text in {name}.items():\n"
+                f"    i = text.lower().find({word.lower()!r})\n"
+                f"    if i >= 0:\n"
+                f"        print(key, '->', text[max(0, i - 300):i + 300])")
+    if isinstance(value, list):
+        return (f"for n, text in enumerate({name}):\n"
+                f"    i = str(text).lower().find({word.lower()!r})\n"
+                f"    if i >= 0:\n"
+                f"        print(n, '->', str(text)[max(0, i - 300):i + 300])")
+    return (f"i = {name}.lower().find({word.lower()!r})\n"
+            f"print(i, {name}[max(0, i - 300):i + 300] if i >= 0 else 'not found')")
+
+
 def parse_reply(text: str) -> tuple[list[str], str | None, str | None]:
     """(code blocks, FINAL text, FINAL_VAR name) from a reply; FINAL counts only outside code."""
-    blocks = [m.group(2) for m in CODE_BLOCK.finditer(text)]
+    blocks = list(dict.fromkeys(m.group(2) for m in CODE_BLOCK.finditer(text)))  # once each
     outside = CODE_BLOCK.sub("", text)
     var = FINAL_VAR_RE.search(outside)
     if var:
@@ -141,7 +167,8 @@ class RLM:
         var_lines = "\n".join(f"- {name}: {describe(v)}" for name, v in variables.items())
         fn_lines = "\n".join(f"- {docs.get(name, name + '(...)')}" for name in
                              ["llm_query", "llm_query_batched", *self.user_tools])
-        system = self.system_template.format(variables=var_lines or "- (none)", functions=fn_lines)
+        system = self.system_template.format(variables=var_lines or "- (none)", functions=fn_lines,
+                                             example=example_cell(task, variables))
         history = [{"role": "system", "content": system},
                    {"role": "user", "content": f"Task: {task}\n\nStart by looking at the variables."}]
         trace.emit("start", task=task, variables={k: describe(v) for k, v in variables.items()},
@@ -152,6 +179,7 @@ class RLM:
         partial: str | None = None
         failures = 0
         iteration = 0
+        last_blocks: list[str] = []
         sandbox = Sandbox(tools, self.limits)
         try:
             for name, value in variables.items():
@@ -188,6 +216,17 @@ class RLM:
                                     "the data, or finish with FINAL(answer)."})
                     continue
                 feedback, cell_failed, done = [], False, None
+                if blocks == last_blocks:
+                    failures += 1
+                    history.append({"role": "user", "content": "You already ran exactly this code; "
+                                    "its output will not change. Try something different (search the "
+                                    "data for another word, or read another part), or finish with "
+                                    "FINAL(answer)."})
+                    if failures >= b.max_failures:
+                        status, reason = "failed", "the model kept repeating the same code"
+                        break
+                    continue
+                last_blocks = blocks
                 for n, code in enumerate(blocks, 1):
                     trace.emit("code", iteration=iteration, cell=n, code=code)
                     res = sandbox.run(code)
@@ -246,13 +285,18 @@ class RLM:
         """Out of budget: one last call, no code run, for the best answer so far."""
         if state["tokens"] >= self.budget.tokens * 1.2:
             return None
-        ask = history + [{"role": "user", "content": "The budget is used up. Reply now with "
-                          "FINAL(your best answer), or FINAL(I could not find the answer)."}]
+        ask = history + [{"role": "user", "content": "The budget is used up: no more code will run. "
+                          "Reply with one line, FINAL(...) with your answer inside the brackets, or "
+                          "FINAL(I could not find the answer)."}]
         try:
             reply = self._root_call(ask, trace, iteration + 1, state)
         except Exception:
             return None
-        _, final_text, _ = parse_reply(reply.text)
+        blocks, final_text, _ = parse_reply(reply.text)
+        if final_text is None:  # here FINAL inside a code block counts too: nothing runs any more
+            final_text = next((parse_reply(b)[1] for b in blocks if parse_reply(b)[1]), None)
+        if final_text and final_text.strip().lower() in {"...", "answer", "your answer", "your best answer"}:
+            return None
         return final_text
 
 

@@ -115,9 +115,22 @@ def test_malformed_replies_end_cleanly(tmp_path):
 
 
 def test_repeated_failing_code_ends_cleanly(tmp_path):
-    _, rlm = make([code("undefined_name")] * 3 + ["no final"], tmp_path=tmp_path)
+    _, rlm = make([code(f"undefined_name_{i}") for i in range(3)] + ["no final"], tmp_path=tmp_path)
     r = rlm.run("t", {})
     assert r.status == "failed" and "failed to run" in r.reason and r.iterations == 3
+
+
+def test_repeating_the_same_code_is_nudged_then_stopped(tmp_path):
+    root, rlm = make([code("print(1)")] * 4 + ["no final"], tmp_path=tmp_path)
+    r = rlm.run("t", {})
+    assert r.status == "failed" and "repeating the same code" in r.reason
+    assert "already ran exactly this code" in root.calls[2]["messages"][-1]["content"]
+
+
+def test_example_cell_uses_the_real_variable_and_a_word_from_the_task():
+    from agents.rlm import example_cell
+    cell = example_cell("Which layers was Muon designed for?", {"pages": {"a.md": "x"}})
+    assert "pages.items()" in cell and "'muon'" in cell
 
 
 def test_engine_failure_is_a_status_not_a_crash(tmp_path):
@@ -128,6 +141,7 @@ def test_engine_failure_is_a_status_not_a_crash(tmp_path):
 
 def test_parse_reply():
     assert parse_reply("```python\nx=1\n```\n```repl\ny=2\n```") == (["x=1\n", "y=2\n"], None, None)
+    assert parse_reply("```repl\nx=1\n```\n```repl\nx=1\n```")[0] == ["x=1\n"]  # duplicates run once
     assert parse_reply('FINAL("quoted")') == ([], "quoted", None)
     assert parse_reply("```repl\nFINAL(x)\n```") == (["FINAL(x)\n"], None, None)  # in code: not text
     assert parse_reply("FINAL_VAR( 'ans' )")[2] == "ans"
