@@ -161,6 +161,33 @@ def cmd_chat(ctx: Context) -> int:
     return 0
 
 
+def cmd_ingest(ctx: Context) -> int:
+    from kb.ingest import ingest
+    rows = ingest(ctx.vault, [Path(p) for p in ctx.args.paths])
+    for r in rows:
+        out(f"{r.note:<10} {r.source}" + (f" -> {r.dest}" if r.dest and r.note == "added" else ""))
+    added = sum(r.note == "added" for r in rows)
+    out(f"{added} added, {len(rows) - added} skipped; run `kb compile` to build their pages")
+    return 0
+
+
+def cmd_compile(ctx: Context) -> int:
+    from kb.compile import Compile, Settings
+    from kb.progress import CompileProgress
+    c = ctx.config["compile"]
+    settings = Settings(max_source_mb=c["max_source_mb"], chunk_chars=c["chunk_chars"],
+                        max_concepts=c["max_concepts"])
+    progress = CompileProgress(enabled=not ctx.args.json)
+    job = Compile(ctx.vault, ctx.engine, settings, on_event=progress.event)
+    with progress:
+        report = job.run(dry_run=ctx.args.dry_run)
+    if ctx.args.json:
+        out(json.dumps(report.as_dict()))
+    else:
+        progress.summary(report, dry_run=ctx.args.dry_run)
+    return 1 if report.failed and not report.compiled and not ctx.args.dry_run and not report.unchanged else 0
+
+
 def cmd_trace(ctx: Context) -> int:
     from agents import trace
     tdir = ctx.vault.state_dir / "traces"
@@ -217,6 +244,15 @@ def build_parser() -> Parser:
     s.add_argument("--max-tokens", type=int, default=256)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("ingest", help="copy sources into raw/ (originals untouched; duplicates skipped)")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("compile", help="compile new and changed sources into the wiki")
+    s.add_argument("--dry-run", action="store_true", help="say what would be compiled; no model calls")
+    s.add_argument("--json", action="store_true", help="the report as JSON")
+    s.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("trace", help="show an agent run step by step")
     s.add_argument("action", choices=["show", "list"])

@@ -38,6 +38,12 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     },
 }
 
+SCHEMA["compile"] = {
+    "max_source_mb": (float, 5.0),  # larger sources are reported, not compiled
+    "chunk_chars": (int, 6000),  # long sources are read in chunks of this size, with a running summary
+    "max_concepts": (int, 5),  # concepts per source
+}
+
 ENGINES = ("llama_cpp", "openai", "fake")
 
 # Environment variable -> (section, key). Every override is validated like the file.

@@ -127,14 +127,19 @@ class Vault:
             if not p.is_dir():
                 p.mkdir(parents=True, exist_ok=True)
                 created.append(d + "/")
-        files = {"index.md": INDEX_MD, "log.md": LOG_MD, ".kb/config.toml": config_text}
+        vault = cls(root.resolve())
+        if not (root / "index.md").exists():  # stamped: kb regenerates it, so it must know it is kb's
+            meta, body = markdown.split_frontmatter(INDEX_MD)
+            vault.write(Page("index.md", meta, body))
+            created.append("index.md")
+        files = {"log.md": LOG_MD, ".kb/config.toml": config_text}
         files.update({f".obsidian/{n}": json.dumps(v, indent=2) + "\n" for n, v in OBSIDIAN.items()})
         for rel, text in files.items():
             p = root / rel
             if not p.exists():
                 atomic_write(p, text)
                 created.append(rel)
-        return cls(root.resolve()), created
+        return vault, created
 
     @property
     def config_path(self) -> Path:

@@ -1,0 +1,386 @@
+"""`kb compile`: bring the wiki up to date with raw/, incrementally and crash-safely.
+
+For each new or changed source (by content hash): extract text, have the model summarise it and
+pick its concepts (agents/compiler.py), write its source page, rewrite the concept pages it
+touches, then record it in the manifest. Removed sources lose their pages and their claims.
+index.md and log.md follow. Unchanged sources cost no model call and, when their size and mtime
+match the manifest, not even a hash.
+
+Order of writes is what makes a crash harmless: model results are cached by hash first, pages are
+written atomically next, the manifest last. A run killed anywhere leaves pages that the next run
+either keeps (manifest says done) or rewrites (manifest does not), at no new model cost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from kb import concepts as C
+from kb import pages
+from kb.errors import KbError, PageEditedError, PageError
+from kb.extract import IMAGE_EXTS, SourceError, extract
+from kb.ingest import file_hash
+from kb.manifest import Manifest
+from kb.vault import Vault, atomic_write
+
+
+class CompileLocked(KbError):
+    pass
+
+
+@dataclass
+class Settings:
+    max_source_mb: float = 5.0
+    chunk_chars: int = 6000
+    max_concepts: int = 5
+
+
+@dataclass
+class Report:
+    compiled: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    raw_tokens_est: int = 0
+    engine_seconds: float = 0.0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Plan:
+    new: list[str]
+    changed: list[str]
+    unchanged: list[str]
+    removed: list[str]
+    hashes: dict[str, str]
+
+    @property
+    def work(self) -> list[str]:
+        return self.new + self.changed
+
+
+class Lock:
+    """`.kb/compile.lock` holds the pid of the compile that owns the vault."""
+
+    def __init__(self, vault: Vault):
+        self.path = vault.state_dir / "compile.lock"
+
+    def __enter__(self):
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                return self
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _alive(pid):
+                    raise CompileLocked(f"another kb compile is running on this vault (pid {pid}); "
+                                        f"wait for it, or delete {self.path} if it is gone") from None
+                self.path.unlink(missing_ok=True)  # stale: its process died
+        raise CompileLocked(f"could not take {self.path}")
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Compile:
+    def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None,
+                 settings: Settings | None = None, on_event: Callable[[dict], None] | None = None):
+        self.vault = vault
+        self.engine_factory = engine_factory
+        self.settings = settings or Settings()
+        self.on_event = on_event or (lambda e: None)
+        self.manifest = Manifest.load(vault)
+        self._compiler = None
+
+    # -- planning -----------------------------------------------------------------------------
+    def plan(self) -> Plan:
+        new, changed, unchanged, hashes = [], [], [], {}
+        current = [p for p in self.vault.sources() if Path(p).suffix.lower() not in IMAGE_EXTS]
+        for rel in current:
+            entry = self.manifest.sources.get(rel)
+            st = self.vault.abspath(rel).stat()
+            if entry and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
+                hashes[rel] = entry["hash"]
+            else:
+                hashes[rel] = file_hash(self.vault.abspath(rel))
+            if entry is None:
+                new.append(rel)
+            elif entry.get("hash") != hashes[rel] or entry.get("prompt_version") != _prompt_version() \
+                    and not entry.get("error"):
+                changed.append(rel)
+            else:
+                unchanged.append(rel)
+        removed = sorted(set(self.manifest.sources) - set(current))
+        return Plan(new, changed, unchanged, removed, hashes)
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, *, dry_run: bool = False) -> Report:
+        t0 = time.monotonic()
+        report = Report()
+        plan = self.plan()
+        self.on_event({"type": "plan", "new": plan.new, "changed": plan.changed,
+                       "unchanged": len(plan.unchanged), "removed": plan.removed})
+        report.unchanged = plan.unchanged
+        for rel in plan.unchanged:
+            if self.manifest.sources[rel].get("error"):
+                report.failed[rel] = self.manifest.sources[rel]["error"] + " (unchanged since)"
+        if dry_run:
+            report.compiled, report.removed = plan.work, plan.removed
+            return report
+        with Lock(self.vault):
+            self._sweep_temp_files()
+            for i, rel in enumerate(plan.work):
+                self.on_event({"type": "source_start", "path": rel, "index": i, "total": len(plan.work)})
+                try:
+                    self._compile_one(rel, plan.hashes[rel], report)
+                    report.compiled.append(rel)
+                except SourceError as e:
+                    report.failed[rel] = str(e)
+                    self._record_failure(rel, plan.hashes[rel], str(e))
+                self.on_event({"type": "source_done", "path": rel, "index": i + 1, "total": len(plan.work),
+                               "error": report.failed.get(rel)})
+            for rel in plan.removed:
+                self._remove(rel, report)
+            if plan.work or plan.removed or not self._index_current():
+                self._write_index(report)
+        report.seconds = time.monotonic() - t0
+        self.on_event({"type": "done", "report": report.as_dict()})
+        return report
+
+    def _sweep_temp_files(self) -> None:
+        """Temp files of atomic writes that a killed run never renamed."""
+        for folder in (self.vault.root / "wiki", self.vault.state_dir, self.vault.root):
+            pattern = "**/.*.kb-tmp" if folder.name != self.vault.root.name else ".*.kb-tmp"
+            for tmp in folder.glob(pattern):
+                tmp.unlink(missing_ok=True)
+
+    def _engine_compiler(self):
+        if self._compiler is None:
+            from agents.compiler import SourceCompiler
+            engine = self.engine_factory()
+            self._compiler = SourceCompiler(engine, chunk_chars=self.settings.chunk_chars,
+                                            max_concepts=self.settings.max_concepts,
+                                            on_reply=lambda r: self.on_event({
+                                                "type": "tokens", "prompt": r.usage.prompt_tokens,
+                                                "completion": r.usage.completion_tokens,
+                                                "seconds": r.timings.total_s}))
+        return self._compiler
+
+    def _analyse(self, rel: str, digest: str, doc, report: Report) -> dict:
+        """Model results, cached by content hash before any page is written."""
+        cache = self.vault.state_dir / "cache" / f"{digest[:32]}-v{_prompt_version()}.json"
+        if cache.exists():
+            try:
+                return json.loads(cache.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, OSError):
+                pass
+        cands = C.candidates(doc.text)
+        analysis = self._engine_compiler().analyse(doc.title, doc.text, cands[:40])
+        data = analysis.as_dict()
+        report.model_calls += analysis.calls
+        report.prompt_tokens += analysis.prompt_tokens
+        report.completion_tokens += analysis.completion_tokens
+        report.engine_seconds += analysis.engine_seconds
+        report.raw_tokens_est += len(doc.text) // 4
+        atomic_write(cache, json.dumps(data, ensure_ascii=False))
+        return data
+
+    def _compile_one(self, rel: str, digest: str, report: Report) -> None:
+        doc = extract(self.vault.abspath(rel), rel, max_bytes=int(self.settings.max_source_mb * 1e6))
+        data = self._analyse(rel, digest, doc, report)
+        old = self.manifest.sources.get(rel, {})
+        page_path = old.get("page") or self._unique_path("wiki/sources", doc.title)
+        # concepts: one key per idea across sources
+        contributed: dict[str, dict] = {}
+        for c in data["concepts"]:
+            name, aliases = C.split_alias(c["name"])
+            name = name[:1].upper() + name[1:]  # a page title, not a phrase mid-sentence
+            key = self._concept_key(name, aliases)
+            if key in contributed or not key:
+                continue
+            reg = self.manifest.concepts.setdefault(key, {"title": name, "aliases": [],
+                                                          "page": self._unique_path("wiki/concepts", name)})
+            for a in aliases:
+                if a not in reg["aliases"] and a != reg["title"]:
+                    reg["aliases"].append(a)
+            contributed[key] = {"claim": c["claim"], "quote": C.quote_for(name, reg["aliases"], doc.text),
+                                "name": name}
+        images = [i for i in doc.images if (self.vault.root / "raw/assets" / Path(i).name).exists()]
+        images = [f"raw/assets/{Path(i).name}" for i in images]
+        existing = self._existing(page_path)
+        page = pages.source_page(
+            page_path, title=doc.title, raw=rel, raw_hash=digest, meta=doc.meta, summary=data["summary"],
+            key_points=data["key_points"], figures=C.figures(doc.text),
+            concepts=[(self.manifest.concepts[k]["page"], self.manifest.concepts[k]["title"], v["claim"])
+                      for k, v in contributed.items()],
+            created=existing.meta.get("created") if existing else None, images=images)
+        self._write(page, report)
+        touched = set(contributed) | set(old.get("concepts", {}))
+        st = self.vault.abspath(rel).stat()
+        self.manifest.sources[rel] = {"hash": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                                      "title": doc.title, "page": page_path, "concepts": contributed,
+                                      "prompt_version": _prompt_version(), "compiled": pages._today()}
+        for key in sorted(touched):
+            self._write_concept(key, report)
+        self.manifest.save()  # last: the pages it describes are already on disk
+        self._log("ingest" if not old else "update", doc.title)
+
+    def _record_failure(self, rel: str, digest: str, error: str) -> None:
+        old = self.manifest.sources.get(rel, {})
+        st = self.vault.abspath(rel).stat()
+        # keep what an earlier good version produced; remember the failure so it is not retried
+        self.manifest.sources[rel] = {**old, "hash": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                                      "error": error, "concepts": old.get("concepts", {}),
+                                      "prompt_version": _prompt_version()}
+        self.manifest.save()
+
+    def _remove(self, rel: str, report: Report) -> None:
+        entry = self.manifest.sources.pop(rel)
+        page = entry.get("page")
+        if page:
+            self._delete(page, report)
+        for key in sorted(entry.get("concepts", {})):
+            self._write_concept(key, report)
+        self.manifest.save()
+        report.removed.append(rel)
+        self._log("remove", entry.get("title") or rel)
+
+    # -- concepts -----------------------------------------------------------------------------
+    def _concept_key(self, name: str, aliases: list[str]) -> str:
+        key = C.concept_key(name)
+        if key in self.manifest.concepts:
+            return key
+        for k, reg in self.manifest.concepts.items():  # an alias or acronym of a known concept
+            alias_keys = {C.concept_key(a) for a in reg["aliases"]}
+            if key in alias_keys or any(C.concept_key(a) == k for a in aliases):
+                return k
+            if name.isupper() and 2 <= len(name) <= 6 and C.acronym_of(reg["title"]) == name:
+                return k
+        return key
+
+    def _write_concept(self, key: str, report: Report) -> None:
+        reg = self.manifest.concepts.get(key)
+        if reg is None:
+            return
+        claims = self.manifest.claims(key)
+        if not claims:
+            self._delete(reg["page"], report)
+            del self.manifest.concepts[key]
+            return
+        rows = []
+        for raw, claim in claims:
+            src = self.manifest.sources[raw]
+            rows.append((src["page"], src.get("title") or raw, claim.get("claim", ""), claim.get("quote")))
+        co: dict[str, int] = {}
+        for raw, _ in claims:
+            for other in self.manifest.sources[raw].get("concepts", {}):
+                if other != key and other in self.manifest.concepts:
+                    co[other] = co.get(other, 0) + 1
+        related = [(self.manifest.concepts[k]["page"], self.manifest.concepts[k]["title"])
+                   for k, _ in sorted(co.items(), key=lambda kv: (-kv[1], kv[0]))[:6]]
+        existing = self._existing(reg["page"])
+        page = pages.concept_page(reg["page"], title=reg["title"], aliases=reg["aliases"], claims=rows,
+                                  related=related, created=existing.meta.get("created") if existing else None)
+        self._write(page, report)
+
+    # -- writing ------------------------------------------------------------------------------
+    def _unique_path(self, folder: str, title: str) -> str:
+        taken = {e.get("page", "").lower() for e in self.manifest.sources.values()}
+        taken |= {c["page"].lower() for c in self.manifest.concepts.values()}
+        base = pages.safe_name(title)
+        path, n = f"{folder}/{base}.md", 2
+        while path.lower() in taken or self._foreign(path):
+            path, n = f"{folder}/{base} ({n}).md", n + 1
+        return path
+
+    def _foreign(self, path: str) -> bool:
+        """A file kb did not write sits there. A page kb wrote but never recorded (a crash before
+        the manifest was saved) is kb's own and is reused."""
+        if not self.vault.abspath(path).exists():
+            return False
+        page = self._existing(path)
+        return page is None or page.state == "foreign"
+
+    def _existing(self, path: str):
+        try:
+            return self.vault.read(path)
+        except PageError:
+            return None
+
+    def _write(self, page, report: Report) -> None:
+        try:
+            self.vault.write(page)
+            report.written.append(page.path)
+        except PageEditedError:
+            # a person's edit wins: kb's version goes beside it, and the report says so
+            beside = page.path[:-3] + ".kb-new.md"
+            self.vault.write(pages.Page(beside, page.meta, page.body), force=True)
+            report.conflicts.append(f"{page.path} was edited by hand; kb's update is in {beside}")
+
+    def _delete(self, path: str, report: Report) -> None:
+        existing = self._existing(path)
+        if existing is None:
+            return
+        if existing.state != "kb":
+            report.conflicts.append(f"{path} was edited by hand; its source is gone but the page is kept")
+            return
+        self.vault.abspath(path).unlink()
+        report.deleted.append(path)
+
+    def _index_entries(self) -> list[tuple[str, str, str]]:
+        out = []
+        for path in self.vault.wiki_pages():
+            if path.endswith(".kb-new.md"):
+                continue
+            page = self._existing(path)
+            if page is not None:
+                out.append((path, page.title, str(page.meta.get("description") or "")))
+        return out
+
+    def _index_current(self) -> bool:
+        current = self._existing("index.md")
+        return current is not None and current.body == pages.index_page(self._index_entries()).body
+
+    def _write_index(self, report: Report) -> None:
+        self._write(pages.index_page(self._index_entries()), report)
+
+    def _log(self, action: str, title: str) -> None:
+        path = self.vault.root / "log.md"
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(pages.log_line(action, title))
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _prompt_version() -> int:
+    from agents.compiler import PROMPT_VERSION
+    return PROMPT_VERSION

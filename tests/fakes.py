@@ -1,0 +1,32 @@
+"""Fakes at the engine interface, for tests of kb's own logic (never of model quality)."""
+
+import json
+import re
+
+from agents.engine import Reply, Usage
+
+
+class CompileFake:
+    """Answers compile's two kinds of call: a summary (free text) and the JSON analysis (picks
+    the first concepts the schema allows). Deterministic, so runs can be compared."""
+
+    name = "compile-fake"
+
+    def __init__(self, concepts: int = 3):
+        self.calls = []
+        self.concepts = concepts
+
+    def chat(self, messages, *, json_schema=None, max_tokens=512, temperature=0.2, stop=None, on_token=None):
+        self.calls.append({"messages": messages, "json_schema": json_schema})
+        user = messages[-1]["content"]
+        if json_schema is None:
+            doc = re.search(r"<document>\n(.*?)\n</document>", user, re.S)
+            text = " ".join((doc.group(1) if doc else user).split())
+            out = f"This source is about {text[:160]}."
+        else:
+            names = json_schema["properties"]["concepts"]["items"]["properties"]["name"].get("enum") or ["Topic"]
+            out = json.dumps({"key_points": ["The first key point of this source.",
+                                             "The second key point of this source."],
+                              "concepts": [{"name": n, "claim": f"The source says something about {n}."}
+                                           for n in names[:self.concepts]]})
+        return Reply(text=out, usage=Usage(len(user) // 4, len(out) // 4))
