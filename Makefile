@@ -39,6 +39,7 @@ install: $(STAMP)
 demo: install
 	$(KB) models fetch $(DEMO_MODEL)
 	$(KB) init vault
+	$(KB) --vault vault --model $(DEMO_MODEL) compile
 	$(KB) --vault vault status
 
 test: install

@@ -40,7 +40,7 @@ class SourceCompiler:
     engine: Engine
     chunk_chars: int = 6000
     max_concepts: int = 5
-    summary_tokens: int = 320
+    summary_tokens: int = 256
     on_reply: Callable[[Reply], None] | None = None
     system: str = field(default_factory=lambda: (PROMPTS / "compile_system.md").read_text(encoding="utf-8"))
 
@@ -93,16 +93,18 @@ class SourceCompiler:
         return stats
 
     def _structure(self, title: str, summary: str, candidates: list[str], stats: Analysis):
-        name_schema: dict = {"enum": candidates} if candidates else {"type": "string", "maxLength": 60}
+        # No minLength/maxLength: llama.cpp expands bounded repetition into grammars so large that
+        # sampling slows ~10x. Lengths are bounded by max_tokens and checked in code instead.
+        name_schema: dict = {"enum": candidates} if candidates else {"type": "string"}
         schema = {
             "type": "object",
             "properties": {
                 "key_points": {"type": "array", "minItems": 2, "maxItems": 5,
-                               "items": {"type": "string", "minLength": 25, "maxLength": 240}},
+                               "items": {"type": "string"}},
                 "concepts": {"type": "array", "minItems": 1, "maxItems": self.max_concepts,
                              "items": {"type": "object",
                                        "properties": {"name": name_schema,
-                                                      "claim": {"type": "string", "minLength": 20, "maxLength": 240}},
+                                                      "claim": {"type": "string"}},
                                        "required": ["name", "claim"]}},
             },
             "required": ["key_points", "concepts"],
@@ -112,16 +114,16 @@ class SourceCompiler:
                 "Answer in JSON. key_points: the document's 2 to 5 main points, one short sentence each. "
                 f"concepts: the 1 to {self.max_concepts} terms from the list that the document is most "
                 "about; for each, claim: one sentence saying what the document says about it.")
-        reply = self._chat(user, stats, json_schema=schema, max_tokens=700)
+        reply = self._chat(user, stats, json_schema=schema, max_tokens=500)
         try:
             data = reply.json()
         except Exception:
             return [], []
-        points = [_clean(p) for p in data.get("key_points", []) if _clean(p)]
+        points = [_clean(p) for p in data.get("key_points", []) if len(_clean(p)) >= 15][:5]
         seen, concepts = set(), []
         for c in data.get("concepts", []):
             name = _clean(str(c.get("name", "")))
-            if name and name.lower() not in seen:
+            if name and name.lower() not in seen and len(concepts) < self.max_concepts:
                 seen.add(name.lower())
                 concepts.append({"name": name, "claim": _clean(str(c.get("claim", "")))})
         return points, concepts

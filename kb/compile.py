@@ -170,8 +170,12 @@ class Compile:
                                "error": report.failed.get(rel)})
             for rel in plan.removed:
                 self._remove(rel, report)
-            if plan.work or plan.removed or not self._index_current():
+            changed = bool(plan.work or plan.removed)
+            moved = self._wiki_fingerprint() != self._last_fingerprint()
+            if changed or (moved and not self._index_current()):
                 self._write_index(report)
+            if changed or moved:
+                self._save_fingerprint()
         report.seconds = time.monotonic() - t0
         self.on_event({"type": "done", "report": report.as_dict()})
         return report
@@ -355,6 +359,28 @@ class Compile:
             return
         self.vault.abspath(path).unlink()
         report.deleted.append(path)
+
+    def _wiki_fingerprint(self) -> str:
+        """Names, sizes and mtimes of the wiki pages and index: if none moved, the index that was
+        current last time still is, and proving it needs only stats, not parsing every page."""
+        import hashlib
+        h = hashlib.sha256()
+        for rel in ["index.md", *self.vault.wiki_pages()]:
+            try:
+                st = self.vault.abspath(rel).stat()
+            except FileNotFoundError:
+                continue
+            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()
+
+    def _last_fingerprint(self) -> str | None:
+        try:
+            return (self.vault.state_dir / "index.fingerprint").read_text().strip()
+        except OSError:
+            return None
+
+    def _save_fingerprint(self) -> None:
+        atomic_write(self.vault.state_dir / "index.fingerprint", self._wiki_fingerprint())
 
     def _index_entries(self) -> list[tuple[str, str, str]]:
         out = []

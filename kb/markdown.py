@@ -17,6 +17,10 @@ from markdown_it.rules_inline import StateInline
 
 from kb.errors import PageError
 
+# libyaml's C loader/dumper when pyyaml was built with it (10x faster on big vaults)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 _FM_OPEN = re.compile(r"\A---[ \t]*\r?\n")
 _FM_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
 _BLOCK_ID = re.compile(r"(?:^|\s)\^([A-Za-z0-9-]+)\s*$")
@@ -33,7 +37,7 @@ def split_frontmatter(text: str, where: str = "page") -> tuple[dict, str]:
         raise PageError(f"{where}: frontmatter opened with '---' but never closed")
     raw = text[m.end():close.start()]
     try:
-        meta = yaml.safe_load(raw) if raw.strip() else {}
+        meta = yaml.load(raw, Loader=_Loader) if raw.strip() else {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" (line {mark.line + 2})" if mark else ""
@@ -47,7 +51,8 @@ def split_frontmatter(text: str, where: str = "page") -> tuple[dict, str]:
 def join_frontmatter(meta: dict, body: str) -> str:
     if not meta:
         return body
-    dumped = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+    dumped = yaml.dump(meta, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                       default_flow_style=False, width=1000)
     return f"---\n{dumped}---\n{body}"
 
 

@@ -1,0 +1,104 @@
+"""Compile cost on the ml-blog corpus, and the no-op recompile of a 1,000-source vault.
+
+Reports: wall time, model calls, prompt tokens sent per raw token (cost discipline: about 1 means
+each raw token is read once), the share of wall time spent inside the engine, and the time of a
+compile that finds nothing to do on a synthetic vault of 1,000 compiled sources (the fake engine
+builds it: this part measures kb, not the model). The baseline for the no-op figure is a bare
+walk+stat of the same raw/ folder in the same run.
+
+    .venv/bin/python bench/compile.py [--model smollm2-135m] [--sources N] [--synthetic 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from kb import config, models  # noqa: E402
+from kb.compile import Compile  # noqa: E402
+from kb.vault import Vault  # noqa: E402
+
+CORPUS = HERE.parent.parent / "shared" / "corpus" / "ml-blog"
+
+
+def real_corpus(model: str, n: int) -> None:
+    from agents.engine import make_engine
+    with tempfile.TemporaryDirectory() as tmp:
+        vault, _ = Vault.init(Path(tmp) / "v", "")
+        posts = sorted(CORPUS.glob("*.md"))[:n]
+        for p in posts:
+            shutil.copy(p, vault.root / "raw" / p.name)
+        raw_chars = sum(len(p.read_text()) for p in posts)
+        cfg = config.load(None, {}, {("model", "name"): model})
+        engine = make_engine(cfg, models.models_dir())
+        t0 = time.perf_counter()
+        report = Compile(vault, lambda: engine).run()
+        wall = time.perf_counter() - t0
+        raw_tokens = engine.count_tokens("".join(p.read_text() for p in posts))
+        print(f"model                      {model}")
+        print(f"sources compiled           {len(report.compiled)} ({raw_chars:,} chars, {raw_tokens:,} tokens), "
+              f"failed {len(report.failed)}")
+        print(f"wall time                  {wall:.1f} s ({wall / max(1, len(posts)):.1f} s/source)")
+        print(f"model calls                {report.model_calls}")
+        print(f"prompt tokens / raw token  {report.prompt_tokens / raw_tokens:.2f} "
+              f"({report.prompt_tokens:,} prompt, {report.completion_tokens:,} completion)")
+        print(f"share of wall in engine    {report.engine_seconds / wall:.1%}")
+        t0 = time.perf_counter()
+        again = Compile(Vault.open(vault.root), lambda: engine).run()
+        print(f"recompile, nothing changed {time.perf_counter() - t0:.2f} s, {again.model_calls} model calls")
+
+
+def synthetic_noop(n: int) -> None:
+    from fakes import CompileFake
+    with tempfile.TemporaryDirectory() as tmp:
+        vault, _ = Vault.init(Path(tmp) / "v", "")
+        words = ["tensor", "gradient", "Muon", "Adam", "expert", "router", "token", "kernel", "GPU", "cache"]
+        for i in range(n):
+            a, b = words[i % 10], words[(i * 7) % 10]
+            (vault.root / "raw" / f"note-{i:05d}.md").write_text(
+                f"# Note {i}\n\nThis note is about {a} and {b}. The {a} {b} trick matters. "
+                f"{a.capitalize()} {b.capitalize()} is measured at {i} units, {i % 97}% of the time.\n")
+        t0 = time.perf_counter()
+        Compile(vault, lambda: CompileFake()).run()
+        build = time.perf_counter() - t0
+        noop, base = [], []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for dirpath, _, files in os.walk(vault.root / "raw"):
+                for f in files:
+                    os.stat(os.path.join(dirpath, f))
+            base.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            r = Compile(Vault.open(vault.root), None).run()  # no engine: a no-op must not need one
+            noop.append(time.perf_counter() - t0)
+            assert r.model_calls == 0 and not r.compiled
+        nb, nn = statistics.median(base), statistics.median(noop)
+        print(f"synthetic vault            {n} sources, {len(vault.wiki_pages())} wiki pages (fake engine build {build:.1f} s)")
+        print(f"no-op recompile            {nn * 1000:.0f} ms (walk+stat baseline {nb * 1000:.1f} ms, ratio {nn / nb:.0f}x)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=models.TEST_MODEL)
+    ap.add_argument("--sources", type=int, default=19)
+    ap.add_argument("--synthetic", type=int, default=1000)
+    ap.add_argument("--skip-real", action="store_true")
+    args = ap.parse_args()
+    if not args.skip_real:
+        real_corpus(args.model, args.sources)
+    synthetic_noop(args.synthetic)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
