@@ -158,16 +158,25 @@ class Compile:
             return report
         with Lock(self.vault):
             self._sweep_temp_files()
+            # phase 1: the model reads each new or changed source (results cached by hash)
+            analysed: list[tuple[str, object, dict]] = []
             for i, rel in enumerate(plan.work):
                 self.on_event({"type": "source_start", "path": rel, "index": i, "total": len(plan.work)})
                 try:
-                    self._compile_one(rel, plan.hashes[rel], report)
-                    report.compiled.append(rel)
+                    doc = extract(self.vault.abspath(rel), rel,
+                                  max_bytes=int(self.settings.max_source_mb * 1e6))
+                    analysed.append((rel, doc, self._analyse(rel, plan.hashes[rel], doc, report)))
                 except SourceError as e:
                     report.failed[rel] = str(e)
                     self._record_failure(rel, plan.hashes[rel], str(e))
                 self.on_event({"type": "source_done", "path": rel, "index": i + 1, "total": len(plan.work),
                                "error": report.failed.get(rel)})
+            # phase 2: concepts and pages, no model calls; a source is linked to every concept the
+            # wiki knows (or this batch found) that it clearly discusses, whichever source came first
+            known = self._known_concepts(analysed)
+            for rel, doc, data in analysed:
+                self._write_source(rel, plan.hashes[rel], doc, data, known, report)
+                report.compiled.append(rel)
             for rel in plan.removed:
                 self._remove(rel, report)
             changed = bool(plan.work or plan.removed)
@@ -218,28 +227,46 @@ class Compile:
         atomic_write(cache, json.dumps(data, ensure_ascii=False))
         return data
 
-    def _compile_one(self, rel: str, digest: str, report: Report) -> None:
-        doc = extract(self.vault.abspath(rel), rel, max_bytes=int(self.settings.max_source_mb * 1e6))
-        data = self._analyse(rel, digest, doc, report)
+    def _known_concepts(self, analysed) -> dict[str, tuple[str, list[str]]]:
+        """key -> (name, aliases) for concepts in the registry and those picked in this batch."""
+        known = {k: (c["title"], list(c["aliases"])) for k, c in self.manifest.concepts.items()}
+        for _, _, data in analysed:
+            for c in data["concepts"]:
+                name, aliases = C.split_alias(c["name"])
+                key = self._concept_key(name, aliases)
+                if key and key not in known:
+                    known[key] = (name[:1].upper() + name[1:], aliases)
+        return known
+
+    def _register(self, key: str, name: str, aliases: list[str]) -> dict:
+        reg = self.manifest.concepts.setdefault(key, {"title": name[:1].upper() + name[1:], "aliases": [],
+                                                      "page": self._unique_path("wiki/concepts", name)})
+        for a in aliases:
+            if a not in reg["aliases"] and a != reg["title"]:
+                reg["aliases"].append(a)
+        return reg
+
+    def _write_source(self, rel: str, digest: str, doc, data: dict, known: dict, report: Report) -> None:
         old = self.manifest.sources.get(rel, {})
         page_path = old.get("page") or self._unique_path("wiki/sources", doc.title)
-        # concepts: one key per idea across sources
         contributed: dict[str, dict] = {}
-        for c in data["concepts"]:
+        for c in data["concepts"]:  # the model's picks, with its claims
             name, aliases = C.split_alias(c["name"])
-            name = name[:1].upper() + name[1:]  # a page title, not a phrase mid-sentence
             key = self._concept_key(name, aliases)
-            if key in contributed or not key:
+            if not key or key in contributed:
                 continue
-            reg = self.manifest.concepts.setdefault(key, {"title": name, "aliases": [],
-                                                          "page": self._unique_path("wiki/concepts", name)})
-            for a in aliases:
-                if a not in reg["aliases"] and a != reg["title"]:
-                    reg["aliases"].append(a)
-            contributed[key] = {"claim": c["claim"], "quote": C.quote_for(name, reg["aliases"], doc.text),
-                                "name": name}
-        images = [i for i in doc.images if (self.vault.root / "raw/assets" / Path(i).name).exists()]
-        images = [f"raw/assets/{Path(i).name}" for i in images]
+            reg = self._register(key, name, aliases)
+            contributed[key] = {"claim": c["claim"], "name": name,
+                                "quote": C.quote_for(reg["title"], reg["aliases"], doc.text)}
+        for key, (name, aliases) in sorted(known.items()):  # concepts it clearly discusses too
+            if len(contributed) >= self.settings.max_concepts + 3:
+                break
+            if key not in contributed and C.mentions(name, aliases, doc.text) >= 2:
+                reg = self._register(key, name, aliases)
+                contributed[key] = {"claim": "", "name": name,
+                                    "quote": C.quote_for(reg["title"], reg["aliases"], doc.text)}
+        images = [f"raw/assets/{Path(i).name}" for i in doc.images
+                  if (self.vault.root / "raw/assets" / Path(i).name).exists()]
         existing = self._existing(page_path)
         page = pages.source_page(
             page_path, title=doc.title, raw=rel, raw_hash=digest, meta=doc.meta, summary=data["summary"],
@@ -256,7 +283,7 @@ class Compile:
         for key in sorted(touched):
             self._write_concept(key, report)
         self.manifest.save()  # last: the pages it describes are already on disk
-        self._log("ingest" if not old else "update", doc.title)
+        self._log("ingest" if not old or old.get("error") and not old.get("page") else "update", doc.title)
 
     def _record_failure(self, rel: str, digest: str, error: str) -> None:
         old = self.manifest.sources.get(rel, {})

@@ -180,3 +180,15 @@ def quote_for(concept: str, aliases: list[str], text: str) -> str | None:
         if any(p.search(s) for p in pats) and len(s) >= 40:
             return s
     return None
+
+
+def mentions(name: str, aliases: list[str], text: str) -> int:
+    """How often the text names a concept (or an alias): plurals count, case does not, except for
+    short acronyms, which must match as written ('RL' is not 'rl' in 'url')."""
+    total = 0
+    for n in {name, *aliases}:
+        if not n or len(n) < 2:
+            continue
+        flags = 0 if (n.isupper() and len(n) <= 5) else re.I
+        total += len(re.findall(r"(?<![\w-])" + re.escape(n) + r"(?:e?s)?(?![\w-])", text, flags))
+    return total

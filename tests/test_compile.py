@@ -273,3 +273,39 @@ def test_ingest_copies_without_touching_originals(tmp_path):
     assert "Author: Someone" in page.body and "Source: https://example.com/x" in page.body
     missing = run_kb("ingest", tmp_path / "nope.md", cwd=vault.root)
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+def test_progress_shows_counts_and_tokens_per_second():
+    import io
+    from kb.compile import Report
+    from kb.progress import CompileProgress
+
+    class TTY(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = TTY()
+    with CompileProgress(stream=stream) as p:
+        p.event({"type": "plan", "new": ["a", "b"], "changed": [], "unchanged": 0, "removed": []})
+        for i, path in enumerate(["raw/a.md", "raw/b.md"]):
+            p.event({"type": "source_start", "path": path, "index": i, "total": 2})
+            p.event({"type": "tokens", "prompt": 100, "completion": 50, "seconds": 1.0})
+            p.event({"type": "source_done", "path": path, "index": i + 1, "total": 2, "error": None})
+    out = stream.getvalue()
+    assert "2/2" in out and "tok/s" in out and "ETA" in out
+    plain = io.StringIO()  # not a terminal: one plain line per source
+    p = CompileProgress(stream=plain)
+    p.event({"type": "source_done", "path": "raw/a.md", "index": 1, "total": 1, "error": "raw/a.md: empty file"})
+    assert plain.getvalue() == "[1/1] raw/a.md: FAILED: raw/a.md: empty file\n"
+
+
+def test_images_in_assets_are_kept_and_referenced(tmp_path):
+    vault = new_vault(tmp_path, [])
+    (vault.root / "raw/assets/diagram.png").write_bytes(b"\x89PNG fake")
+    write(vault.root, "raw/with-image.md", "# Diagrams\n\nThe Router sends tokens to experts. The Router "
+                                           "is learned.\n\n![the diagram](assets/diagram.png)\n")
+    compile_(vault)
+    page = vault.read("wiki/sources/Diagrams.md")
+    assert "![[raw/assets/diagram.png]]" in page.body
+    assert (vault.root / "raw/assets/diagram.png").read_bytes() == b"\x89PNG fake"
+    check_valid(vault)
