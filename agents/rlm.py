@@ -22,8 +22,8 @@ from agents.trace import Trace
 
 PROMPTS = Path(__file__).with_name("prompts")
 CODE_BLOCK = re.compile(r"```(repl|python|py)?[ \t]*\n(.*?)```", re.S)
-FINAL_VAR_RE = re.compile(r"FINAL_VAR\(\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?\s*\)")
-FINAL_RE = re.compile(r"FINAL\((.*)\)", re.S)
+FINAL_VAR_RE = re.compile(r"FINAL_VAR\(\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?\s*\)", re.I)
+FINAL_RE = re.compile(r"FINAL\((.*)\)", re.S | re.I)
 
 
 @dataclass
@@ -49,6 +49,7 @@ class Result:
     seconds: float = 0.0
     trace_id: str = ""
     trace_path: str | None = None
+    answer_from: str = "final"  # final | last_word (asked after the budget ran out) | output (last cell output)
 
     @property
     def finished(self) -> bool:
@@ -130,7 +131,12 @@ class RLM:
         self.on_event = on_event
         self.system_template = system_prompt or (PROMPTS / "rlm_system.md").read_text(encoding="utf-8")
 
-    def run(self, task: str, variables: dict[str, Any]) -> Result:
+    def run(self, task: str, variables: dict[str, Any], example: str | None = None,
+            first_cell: str | None = None, answer_var: str | None = None) -> Result:
+        """`first_cell`, when given, is run before the model's first turn, as if it had written it:
+        a small model that sees a worked first step decides far better than one that must plan it.
+        `answer_var` names the REPL variable that holds the answer by convention: a run that ends
+        without FINAL returns its value (when set) before asking the model for a last word."""
         b = self.budget
         trace = Trace(self.trace_dir, on_event=self.on_event)
         state = {"tokens": 0, "sub_calls": 0}
@@ -168,7 +174,7 @@ class RLM:
         fn_lines = "\n".join(f"- {docs.get(name, name + '(...)')}" for name in
                              ["llm_query", "llm_query_batched", *self.user_tools])
         system = self.system_template.format(variables=var_lines or "- (none)", functions=fn_lines,
-                                             example=example_cell(task, variables))
+                                             example=example or example_cell(task, variables))
         history = [{"role": "system", "content": system},
                    {"role": "user", "content": f"Task: {task}\n\nStart by looking at the variables."}]
         trace.emit("start", task=task, variables={k: describe(v) for k, v in variables.items()},
@@ -180,11 +186,23 @@ class RLM:
         failures = 0
         iteration = 0
         last_blocks: list[str] = []
+        answer_from = "final"
         sandbox = Sandbox(tools, self.limits)
         try:
             for name, value in variables.items():
                 sandbox.set(name, value)
             sandbox.start()
+            if first_cell:
+                trace.emit("code", iteration=0, cell=1, code=first_cell, seeded=True)
+                res = sandbox.run(first_cell)
+                trace.emit("output", iteration=0, cell=1, output=res.output, error=res.error,
+                           killed=res.killed, seconds=round(res.seconds, 3), calls=len(res.calls))
+                shown = (res.output + (res.error or "") + (f"\n[{res.killed}]" if res.killed else "")).strip()
+                history.append({"role": "assistant", "content": f"```repl\n{first_cell}\n```"})
+                history.append({"role": "user", "content": "REPL output:\n" + _clip(shown or "(no output)",
+                                b.output_chars) + "\n\nIf this answers the task, reply FINAL_VAR(answer). "
+                                "Otherwise write code to look further."})
+                last_blocks = [first_cell + "\n"]
             while True:
                 if iteration >= b.iterations:
                     status, reason = "budget:iterations", f"{b.iterations} iterations used"
@@ -256,16 +274,23 @@ class RLM:
                     status, reason = "budget:sub_calls", f"{b.sub_calls} sub-calls used"
                     break
                 history.append({"role": "user", "content": "REPL output:\n" + "\n---\n".join(feedback)})
-            if status != "final":
-                answer = self._last_word(history, trace, iteration, state) or partial
+            if status != "final" and answer_var:
+                answer = sandbox.get(answer_var) if sandbox._proc is not None else None
+                answer_from = "variable"
+            if status != "final" and not answer:
+                answer = self._last_word(history, trace, iteration, state)
+                answer_from = "last_word"
+                if not answer:
+                    answer, answer_from = partial, "output"
         except Exception as e:  # an engine or sandbox failure ends the run with a status, not a crash
             status, reason = "failed", f"{type(e).__name__}: {e}"
-            answer = answer or partial
+            if not answer:
+                answer, answer_from = partial, "output"
         finally:
             sandbox.close()
         result = Result(answer=answer, status=status, reason=reason, iterations=iteration,
                         sub_calls=state["sub_calls"], tokens=state["tokens"],
-                        seconds=time.monotonic() - t0, trace_id=trace.id,
+                        seconds=time.monotonic() - t0, trace_id=trace.id, answer_from=answer_from,
                         trace_path=str(trace.path) if trace.path else None)
         trace.emit("end", status=status, reason=reason, answer=answer, iterations=iteration,
                    sub_calls=state["sub_calls"], tokens=state["tokens"], seconds=round(result.seconds, 3))

@@ -188,6 +188,101 @@ def cmd_compile(ctx: Context) -> int:
     return 1 if report.failed and not report.compiled and not ctx.args.dry_run and not report.unchanged else 0
 
 
+def _ask_job(ctx: Context):
+    from kb.ask import Ask
+    return Ask(ctx.vault, ctx.engine())
+
+
+def cmd_ask(ctx: Context) -> int:
+    from kb.ask import FORMATS, check_question
+    question = sys.stdin.read() if ctx.args.question == ["-"] else " ".join(ctx.args.question)
+    question = check_question(question)
+    if ctx.args.format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+    job = _ask_job(ctx)
+    job.corpus()  # an empty vault is reported before the model loads
+    ans = job.answer(question, ctx.args.mode)
+    if ctx.args.save:
+        path, png = job.file_back(question, ans, ctx.args.format)
+        saved = {"path": path, "png": str(png) if png else None}
+    else:
+        out_png = ctx.vault.state_dir / "outputs" / "chart.png"
+        page, png = job.render(question, ans, ctx.args.format, "answer.md", out_png, str(out_png))
+        saved = {"path": None, "png": str(png) if png else None}
+        if ctx.args.out:
+            Path(ctx.args.out).write_text(page.text(), encoding="utf-8")
+    if ctx.args.json:
+        out(json.dumps({"question": question, "answer": ans.text, "mode": ans.mode, "status": ans.status,
+                        "cited": [p for p, _ in ans.cited], "tokens": ans.prompt_tokens + ans.completion_tokens,
+                        "seconds": round(ans.seconds, 2), "trace": ans.trace_id, **saved}))
+        return 0
+    if ctx.args.format == "md" or ctx.args.save:
+        out(ans.text)
+        if ans.cited:
+            out("\nSources: " + ", ".join(f"[[{p[:-3] if p.endswith('.md') else p}|{t}]]" for p, t in ans.cited))
+    else:
+        out(page.text())
+    if saved["path"]:
+        out(f"\nsaved to {saved['path']}" + (f" (chart {saved['png']})" if saved["png"] else ""))
+    elif saved["png"]:
+        out(f"\nchart: {saved['png']}")
+    print(f"[{ans.mode}, {ans.status}, {ans.prompt_tokens + ans.completion_tokens} tokens, "
+          f"{ans.seconds:.1f}s, trace {ans.trace_id}]", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(ctx: Context) -> int:
+    from kb import eval as kbeval
+    from kb.ask import MODES
+    cases = kbeval.load_cases(Path(ctx.args.qa))
+    modes = [m.strip() for m in ctx.args.mode.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise UsageError(f"unknown mode {', '.join(bad) or '(none)'}; use {','.join(MODES)}")
+    if ctx.args.limit:
+        cases = cases[:ctx.args.limit]
+    job = _ask_job(ctx)
+    job.corpus()
+
+    def show(r):
+        if not ctx.args.json:
+            mark = "ok  " if r.correct else ("ERR " if r.error else "miss")
+            print(f"{mark} {r.mode:<5} {r.id:<5} {r.seconds:6.1f}s {r.tokens:6d} tok  "
+                  f"{(r.error or r.answer).replace(chr(10), ' ')[:90]}", file=sys.stderr, flush=True)
+
+    results = kbeval.run(job, cases, modes, on_result=show)
+    out(kbeval.as_json(results) if ctx.args.json else kbeval.table(results))
+    return 0
+
+
+def cmd_search(ctx: Context) -> int:
+    from tools.search import SearchIndex
+    query = " ".join(ctx.args.query)
+    if not query.strip():
+        raise UsageError("empty search query")
+    index = SearchIndex(ctx.vault)
+    index.sync()  # cheap when nothing changed: stats only
+    kinds = tuple(ctx.args.kind.split(",")) if ctx.args.kind else None
+    hits = index.search(query, ctx.args.k, kinds=kinds)
+    if ctx.args.json:
+        out(json.dumps([h.as_dict() for h in hits], ensure_ascii=False))
+        return 0
+    if not hits:
+        out(f"no results for {query!r}")
+        return 0
+    for n, h in enumerate(hits, 1):
+        out(f"{n:>2}. {h.title}  [{h.kind}]  {h.path}  ({h.score:.2f})")
+        out(f"    {h.snippet}")
+    return 0
+
+
+def cmd_reindex(ctx: Context) -> int:
+    from tools.search import SearchIndex
+    stats = SearchIndex(ctx.vault).rebuild()
+    out(f"search index rebuilt: {stats['documents']} documents")
+    return 0
+
+
 def cmd_trace(ctx: Context) -> int:
     from agents import trace
     tdir = ctx.vault.state_dir / "traces"
@@ -253,6 +348,33 @@ def build_parser() -> Parser:
     s.add_argument("--dry-run", action="store_true", help="say what would be compiled; no model calls")
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=cmd_compile)
+
+    s = sub.add_parser("ask", help="answer a question from the knowledge base ('-' reads stdin)")
+    s.add_argument("question", nargs="+")
+    s.add_argument("--mode", choices=["rlm", "rag", "stuff"], default="rlm",
+                   help="rlm: the REPL agent (default); rag, stuff: one-prompt baselines")
+    s.add_argument("--format", default="md", help="md, marp (slides) or chart (matplotlib PNG)")
+    s.add_argument("--save", action="store_true", help="file the answer into wiki/answers/")
+    s.add_argument("--out", metavar="FILE", help="also write the rendered page to FILE")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("eval", help="score answers to a question set (jsonl) per mode and type")
+    s.add_argument("qa", metavar="QA.jsonl")
+    s.add_argument("--mode", default="rlm", help="comma-separated: rlm,rag,stuff")
+    s.add_argument("--limit", type=int, help="only the first N questions")
+    s.add_argument("--json", action="store_true", help="the raw per-question results")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("search", help="full-text search over the wiki and raw sources")
+    s.add_argument("query", nargs="+")
+    s.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    s.add_argument("--kind", help="only these kinds: source,concept,answer,report,raw,page")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("reindex", help="rebuild the search index from the files")
+    s.set_defaults(func=cmd_reindex)
 
     s = sub.add_parser("trace", help="show an agent run step by step")
     s.add_argument("action", choices=["show", "list"])

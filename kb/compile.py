@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from kb import catalog, pages
 from kb import concepts as C
-from kb import pages
-from kb.errors import KbError, PageEditedError, PageError
+from kb.errors import KbError, PageError
 from kb.extract import IMAGE_EXTS, SourceError, extract
 from kb.ingest import file_hash
 from kb.manifest import Manifest
@@ -185,9 +185,17 @@ class Compile:
                 self._write_index(report)
             if changed or moved:
                 self._save_fingerprint()
+            self._update_search(plan, report)
         report.seconds = time.monotonic() - t0
         self.on_event({"type": "done", "report": report.as_dict()})
         return report
+
+    def _update_search(self, plan: Plan, report: Report) -> None:
+        """Keep the search index (if there is one) in step: only the files this run touched."""
+        from tools.search import SearchIndex
+        index = SearchIndex(self.vault)
+        if index.exists and (report.written or report.deleted or plan.work or plan.removed):
+            index.sync(sorted(set(report.written + report.deleted + plan.work + plan.removed)))
 
     def _sweep_temp_files(self) -> None:
         """Temp files of atomic writes that a killed run never renamed."""
@@ -368,14 +376,11 @@ class Compile:
             return None
 
     def _write(self, page, report: Report) -> None:
-        try:
-            self.vault.write(page)
+        conflict = catalog.write_page(self.vault, page)  # a person's edit wins; kb's goes beside it
+        if conflict:
+            report.conflicts.append(conflict)
+        else:
             report.written.append(page.path)
-        except PageEditedError:
-            # a person's edit wins: kb's version goes beside it, and the report says so
-            beside = page.path[:-3] + ".kb-new.md"
-            self.vault.write(pages.Page(beside, page.meta, page.body), force=True)
-            report.conflicts.append(f"{page.path} was edited by hand; kb's update is in {beside}")
 
     def _delete(self, path: str, report: Report) -> None:
         existing = self._existing(path)
@@ -409,29 +414,14 @@ class Compile:
     def _save_fingerprint(self) -> None:
         atomic_write(self.vault.state_dir / "index.fingerprint", self._wiki_fingerprint())
 
-    def _index_entries(self) -> list[tuple[str, str, str]]:
-        out = []
-        for path in self.vault.wiki_pages():
-            if path.endswith(".kb-new.md"):
-                continue
-            page = self._existing(path)
-            if page is not None:
-                out.append((path, page.title, str(page.meta.get("description") or "")))
-        return out
-
     def _index_current(self) -> bool:
-        current = self._existing("index.md")
-        return current is not None and current.body == pages.index_page(self._index_entries()).body
+        return catalog.index_is_current(self.vault)
 
     def _write_index(self, report: Report) -> None:
-        self._write(pages.index_page(self._index_entries()), report)
+        self._write(pages.index_page(catalog.index_entries(self.vault)), report)
 
     def _log(self, action: str, title: str) -> None:
-        path = self.vault.root / "log.md"
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(pages.log_line(action, title))
-            f.flush()
-            os.fsync(f.fileno())
+        catalog.append_log(self.vault, action, title)
 
 
 def _prompt_version() -> int:

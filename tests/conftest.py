@@ -1,4 +1,6 @@
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +35,19 @@ def small_model() -> Path:
         return models.resolve(models.TEST_MODEL, models.models_dir())
     except Exception as e:  # a missing model must fail loudly, not skip silently
         pytest.fail(f"{e} (make test fetches it)")
+
+
+@pytest.fixture(scope="session")
+def mlblog_vault(tmp_path_factory):
+    """The ml-blog corpus compiled once per test session with the small model, through the CLI:
+    (vault root, env for run_kb, the compile report)."""
+    from kb import models
+    model = models.resolve(models.TEST_MODEL, models.models_dir())
+    root = tmp_path_factory.mktemp("mlblog") / "v"
+    assert run_kb("init", root).returncode == 0
+    for p in sorted((CORPUS / "ml-blog").glob("*.md")):
+        shutil.copy(p, root / "raw" / p.name)
+    env = {"KB_MODEL": str(model)}
+    r = run_kb("compile", "--json", cwd=root, env=env, timeout=1800)
+    assert r.returncode == 0, r.stderr
+    return root, env, json.loads(r.stdout)

@@ -1,7 +1,6 @@
 """kb compile with the real bundled model over the real ml-blog corpus, through the CLI."""
 
 import json
-import shutil
 
 import pytest
 
@@ -14,17 +13,8 @@ POSTS = sorted((CORPUS / "ml-blog").glob("*.md"))
 
 
 @pytest.fixture(scope="module")
-def compiled(tmp_path_factory, ):
-    from kb import models
-    model = models.resolve(models.TEST_MODEL, models.models_dir())
-    root = tmp_path_factory.mktemp("mlblog") / "v"
-    assert run_kb("init", root).returncode == 0
-    for p in POSTS:
-        shutil.copy(p, root / "raw" / p.name)
-    env = {"KB_MODEL": str(model)}
-    r = run_kb("compile", "--json", cwd=root, env=env, timeout=1800)
-    assert r.returncode == 0, r.stderr
-    return root, env, json.loads(r.stdout)
+def compiled(mlblog_vault):
+    return mlblog_vault
 
 
 @pytest.mark.model

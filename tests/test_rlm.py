@@ -164,3 +164,12 @@ def test_trace_written_and_shown_by_the_cli(tmp_path):
     assert r.trace_id in run_kb("trace", "list", cwd=tmp_path / "v").stdout
     missing = run_kb("trace", "show", "nope", cwd=tmp_path / "v")
     assert missing.returncode == 1 and missing.stderr.startswith("kb: error: no trace")
+
+
+def test_first_cell_runs_before_the_model_and_answer_var_is_the_fallback(tmp_path):
+    root, rlm = make(["I am not sure what to do.", "Still unsure.", "Hmm."], tmp_path=tmp_path)
+    r = rlm.run("t", {"context": "Keller Jordan, at OpenAI"},
+                first_cell="answer = context.split(',')[0]\nprint('answer =', answer)", answer_var="answer")
+    first_prompt = root.calls[0]["messages"]
+    assert "answer = Keller Jordan" in first_prompt[-1]["content"]  # the model saw the seeded output
+    assert r.status == "failed" and r.answer == "Keller Jordan" and r.answer_from == "variable"

@@ -1,0 +1,225 @@
+"""`kb ask`: answer a question from the knowledge base, render it, and optionally file it back.
+
+The corpus (wiki pages and raw sources) is loaded once per Ask, so `kb eval` can ask many
+questions over one load. Traces of every run go to `.kb/traces/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from agents.answer import Answer, Doc, fit, one_prompt, rlm_answer
+from agents.trace import Trace
+from kb import catalog, pages
+from kb.errors import KbError, PageError, UsageError
+from kb.manifest import Manifest
+from kb.vault import Vault
+
+MAX_QUESTION = 4000
+MODES = ("rlm", "rag", "stuff")
+FORMATS = ("md", "marp", "chart")
+
+
+def check_question(question: str) -> str:
+    q = " ".join((question or "").split())
+    if not q:
+        raise UsageError("empty question")
+    if len(question) > MAX_QUESTION:
+        raise UsageError(f"question too long ({len(question):,} characters; the limit is {MAX_QUESTION:,}): "
+                         "ask something shorter, or add the text to raw/ and compile it")
+    return q
+
+
+@dataclass
+class AskSettings:
+    k: int = 5
+    context_tokens: int = 8192
+    answer_tokens: int = 300
+    chars_per_token: float = 3.2
+
+    @property
+    def doc_chars(self) -> int:  # what fits after the prompt frame and the answer
+        return int((self.context_tokens - self.answer_tokens - 500) * self.chars_per_token)
+
+
+@dataclass
+class Corpus:
+    texts: dict[str, str] = field(default_factory=dict)  # path -> text (wiki pages and raw sources)
+    titles: dict[str, str] = field(default_factory=dict)
+    page_of: dict[str, str] = field(default_factory=dict)  # raw path -> its source page
+    raw_of: dict[str, str] = field(default_factory=dict)  # source page -> its raw path
+
+    def cite(self, path: str) -> str:
+        return self.page_of.get(path, path)
+
+
+class Ask:
+    def __init__(self, vault: Vault, engine, *, settings: AskSettings | None = None,
+                 on_event: Callable[[dict], None] | None = None):
+        self.vault = vault
+        self.engine = engine
+        self.settings = settings or AskSettings(context_tokens=getattr(engine, "n_ctx", 8192))
+        self.on_event = on_event
+        self._corpus: Corpus | None = None
+        self._index = None
+
+    @property
+    def trace_dir(self) -> Path:
+        return self.vault.state_dir / "traces"
+
+    # -- the knowledge base as data ----------------------------------------------------------
+    def corpus(self) -> Corpus:
+        if self._corpus is not None:
+            return self._corpus
+        from kb.extract import SourceError, extract
+        c = Corpus()
+        for rel in self.vault.wiki_pages():
+            if rel.endswith(".kb-new.md"):
+                continue
+            try:
+                page = self.vault.read(rel)
+            except PageError:
+                continue
+            c.texts[rel], c.titles[rel] = page.body, page.title
+        m = Manifest.load(self.vault)
+        for raw, entry in m.sources.items():
+            if entry.get("page") and entry["page"] in c.texts:
+                c.page_of[raw], c.raw_of[entry["page"]] = entry["page"], raw
+        for raw in self.vault.sources():
+            try:
+                doc = extract(self.vault.abspath(raw), raw, max_bytes=20_000_000)
+            except (SourceError, OSError):
+                continue
+            c.texts[raw], c.titles[raw] = doc.text, doc.title
+        if not c.texts:
+            raise KbError("the knowledge base is empty: add sources with `kb ingest` (or to raw/) "
+                          "and run `kb compile`")
+        self._corpus = c
+        return c
+
+    def search(self, query: str, k: int = 5) -> list[dict]:
+        from tools.search import SearchIndex
+        if self._index is None:
+            self._index = SearchIndex(self.vault)
+            self._index.sync()
+        return [h.as_dict() for h in self._index.search(query, k)]
+
+    def _docs(self, hits: list[dict]) -> list[Doc]:
+        """Search hits as documents: a source page and its raw file are one document (the raw
+        text, which is complete; cited as the page, which is what a reader opens)."""
+        c = self.corpus()
+        docs, seen = [], set()
+        for h in hits:
+            cite = c.cite(h["path"])
+            if cite in seen or h["path"] not in c.texts:
+                continue
+            seen.add(cite)
+            raw = c.raw_of.get(cite, h["path"] if h["path"].startswith("raw/") else None)
+            text = c.texts.get(raw) if raw else c.texts[h["path"]]
+            docs.append(Doc(h["path"], c.titles.get(cite, h["title"]), text or c.texts[h["path"]], cite))
+        return docs
+
+    # -- answering ---------------------------------------------------------------------------
+    def answer(self, question: str, mode: str = "rlm") -> Answer:
+        question = check_question(question)
+        if mode not in MODES:
+            raise UsageError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        c = self.corpus()
+        if mode == "rlm":
+            return self._rlm(question, c)
+        trace = Trace(self.trace_dir, on_event=self.on_event)
+        trace.emit("start", task=question, mode=mode)
+        if mode == "rag":
+            docs = fit(self._docs(self.search(question, self.settings.k * 2))[:self.settings.k],
+                       self.settings.doc_chars, question, per_doc=self.settings.doc_chars // self.settings.k)
+        else:
+            order = [p for p in catalog.index_entries(self.vault)]
+            docs = fit([Doc(p, t, c.texts[p], p) for p, t, _ in order if p in c.texts],
+                       self.settings.doc_chars, question, per_doc=2500)
+        ans = one_prompt(self.engine, question, docs, mode, max_tokens=self.settings.answer_tokens)
+        trace.emit("llm", iteration=1, text=ans.text, prompt_tokens=ans.prompt_tokens,
+                   completion_tokens=ans.completion_tokens, seconds=round(ans.seconds, 3),
+                   documents=[d.cite for d in docs])
+        trace.emit("end", status="final", answer=ans.text, iterations=1, sub_calls=0,
+                   tokens=ans.prompt_tokens + ans.completion_tokens, seconds=round(ans.seconds, 3))
+        trace.close()
+        ans.trace_id = trace.id
+        return ans
+
+    def _rlm(self, question: str, c: Corpus) -> Answer:
+        reads: list[str] = []
+
+        def read(path: str) -> str:
+            path = str(path)
+            if path not in c.texts:  # a title works too
+                match = [p for p, t in c.titles.items() if t.lower() == path.lower()]
+                if not match:
+                    raise KeyError(f"no page {path!r}; use a path from search() or from pages/sources")
+                path = match[0]
+            reads.append(path)
+            raw = c.raw_of.get(path)
+            if raw and raw in c.texts:  # a source page comes with its source's full text
+                return c.texts[path] + "\n\n--- full text of the source ---\n\n" + c.texts[raw]
+            return c.texts[path]
+
+        def search(query: str, k: int = 5) -> list[dict]:
+            return self.search(str(query), max(1, min(int(k), 20)))
+
+        hits, seen = [], set()  # a source page and its raw file are one hit: the page (read() adds the text)
+        for h in search(question, 10):
+            page = c.cite(h["path"])
+            if page not in seen:
+                seen.add(page)
+                hits.append(dict(h, path=page, title=c.titles.get(page, h["title"])))
+        hits = hits[:5]
+        wiki = {p: t for p, t in c.texts.items() if not p.startswith("raw/")}
+        raw = {p: t for p, t in c.texts.items() if p.startswith("raw/")}
+        return rlm_answer(
+            self.engine, question, {"hits": hits, "pages": wiki, "sources": raw},
+            tools={"search": search, "read": read},
+            tool_docs={"search": "search(query, k=5) -> list of {path, title, kind, score, snippet}",
+                       "read": "read(path) -> str: the full text of a page or raw source"},
+            reads=reads, titles=c.titles, cite_of=c.cite, trace_dir=self.trace_dir, on_event=self.on_event)
+
+    # -- output ------------------------------------------------------------------------------
+    def render(self, question: str, ans: Answer, fmt: str, path: str, png: Path | None = None,
+               png_link: str | None = None):
+        from tools import render
+        model = getattr(self.engine, "model", "") or ""
+        if fmt == "marp":
+            return render.marp_deck(path, question, ans.text, ans.cited, mode=ans.mode, model=str(model)), None
+        extra: list[str] = []
+        chart_png = None
+        if fmt == "chart":
+            text = "\n\n".join(d.text for d in ans.used) or "\n\n".join(
+                self.corpus().texts.get(self.corpus().raw_of.get(p, p), "") for p, _ in ans.cited)
+            data = render.chart_data(self.engine, question, text) if text else None
+            data = data or render.figures_from_text(text)
+            if data is None:
+                raise KbError("no numbers in the pages behind this answer to draw a chart from")
+            chart_png = render.render_chart(data, png)
+            extra = [f"![[{png_link}]]", ""]
+        page = render.answer_page(path, question, ans.text, ans.cited, mode=ans.mode, model=str(model),
+                                  fmt=fmt, extra=extra)
+        return page, chart_png
+
+    def file_back(self, question: str, ans: Answer, fmt: str = "md") -> tuple[str, Path | None]:
+        """Save into wiki/answers/ with frontmatter and links; index, log and search follow."""
+        name = pages.safe_name(question, 80)
+        path, n = f"wiki/answers/{name}.md", 2
+        while (self.vault.root / path).exists():
+            path, n = f"wiki/answers/{name} ({n}).md", n + 1
+        stem = Path(path).stem
+        png_rel = f"wiki/answers/assets/{stem}.png"
+        page, png = self.render(question, ans, fmt, path, self.vault.root / png_rel, png_rel)
+        conflict = catalog.write_page(self.vault, page)
+        if conflict:
+            raise KbError(conflict)
+        catalog.write_index(self.vault)
+        catalog.append_log(self.vault, "answer", question)
+        from tools.search import SearchIndex
+        SearchIndex(self.vault).sync([path])
+        return path, png
+

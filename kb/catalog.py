@@ -1,0 +1,53 @@
+"""index.md and log.md: the catalogue every job that adds pages keeps up to date (compile,
+ask --save, lint reports). Generated in code from the pages' frontmatter; no model."""
+
+from __future__ import annotations
+
+import os
+
+from kb import pages
+from kb.errors import PageEditedError, PageError
+from kb.vault import Page, Vault
+
+
+def index_entries(vault: Vault) -> list[tuple[str, str, str]]:
+    out = []
+    for path in vault.wiki_pages():
+        if path.endswith(".kb-new.md"):
+            continue
+        try:
+            page = vault.read(path)
+        except PageError:
+            continue
+        out.append((path, page.title, str(page.meta.get("description") or "")))
+    return out
+
+
+def index_is_current(vault: Vault) -> bool:
+    try:
+        current = vault.read("index.md")
+    except PageError:
+        return False
+    return current.body == pages.index_page(index_entries(vault)).body
+
+
+def write_page(vault: Vault, page: Page) -> str | None:
+    """Write a kb page; if a person edited it, put kb's version beside it. Returns the conflict."""
+    try:
+        vault.write(page)
+        return None
+    except PageEditedError:
+        beside = page.path[:-3] + ".kb-new.md"
+        vault.write(Page(beside, page.meta, page.body), force=True)
+        return f"{page.path} was edited by hand; kb's update is in {beside}"
+
+
+def write_index(vault: Vault) -> str | None:
+    return write_page(vault, pages.index_page(index_entries(vault)))
+
+
+def append_log(vault: Vault, action: str, title: str) -> None:
+    with open(vault.root / "log.md", "a", encoding="utf-8") as f:
+        f.write(pages.log_line(action, title))
+        f.flush()
+        os.fsync(f.fileno())

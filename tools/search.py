@@ -1,0 +1,208 @@
+"""Full-text search over the wiki and the raw sources: a whoosh index under `.kb/search/`.
+
+The markdown files are the truth and the index is derived from them: `sync` compares each
+file's size and mtime with what the index recorded and re-indexes only what changed (an edit
+costs one document, not a rebuild); `rebuild` starts over. BM25F ranks with field boosts (title
+and aliases over headings over body), and a stemming analyzer matches "experts" to "expert". The
+same `search()` serves `kb search`, the agent's `search(q, k)` and the RAG baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kb import markdown
+from kb.errors import KbError, PageError
+from kb.vault import Vault, atomic_write
+
+INDEX_DIR = "search"
+MAX_BODY = 200_000  # characters of one document that are indexed
+
+
+@dataclass
+class Hit:
+    path: str
+    title: str
+    kind: str
+    score: float
+    snippet: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _schema():
+    from whoosh.analysis import StemmingAnalyzer
+    from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+    stem = StemmingAnalyzer()
+    return Schema(path=ID(unique=True, stored=True), kind=ID(stored=True),
+                  title=TEXT(analyzer=stem, stored=True, field_boost=4.0),
+                  aliases=TEXT(analyzer=stem, field_boost=3.0),
+                  headings=TEXT(analyzer=stem, field_boost=2.0),
+                  tags=KEYWORD(lowercase=True, commas=True, field_boost=1.5),
+                  body=TEXT(analyzer=stem, stored=True),
+                  source_text=TEXT(analyzer=stem, field_boost=0.6), stamp=STORED())
+
+
+def _kind(path: str) -> str:
+    for prefix, kind in (("wiki/sources/", "source"), ("wiki/concepts/", "concept"),
+                         ("wiki/answers/", "answer"), ("wiki/reports/", "report"), ("raw/", "raw")):
+        if path.startswith(prefix):
+            return kind
+    return "page"
+
+
+class SearchIndex:
+    def __init__(self, vault: Vault):
+        self.vault = vault
+        self.dir = vault.state_dir / INDEX_DIR
+        self.stamps_path = self.dir / "stamps.json"
+
+    @property
+    def exists(self) -> bool:
+        from whoosh import index
+        return self.dir.is_dir() and index.exists_in(str(self.dir))
+
+    def _open(self):
+        from whoosh import index
+        if not self.exists:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            return index.create_in(str(self.dir), _schema())
+        return index.open_dir(str(self.dir))
+
+    def documents(self) -> list[str]:
+        """What is searchable: wiki pages, other notes, and raw sources that extract to text."""
+        from kb.extract import TEXT_KINDS
+        files = self.vault.files()
+        return [p for p in files if not p.startswith("raw/assets/") and not p.endswith(".kb-new.md")
+                and p not in ("index.md", "log.md")  # catalogues: they match everything
+                and (p.lower().endswith(".md") or (p.startswith("raw/") and Path(p).suffix.lower() in TEXT_KINDS))]
+
+    def _stamp(self, rel: str) -> str:
+        st = self.vault.abspath(rel).stat()
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
+    def _fields(self, rel: str) -> dict | None:
+        path = self.vault.abspath(rel)
+        if rel.startswith("raw/"):
+            from kb.extract import SourceError, extract
+            try:
+                doc = extract(path, rel, max_bytes=20_000_000)
+            except (SourceError, OSError):
+                return None
+            title, body, meta = doc.title, doc.text, {}
+        else:
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+                meta, body = markdown.split_frontmatter(text, where=rel)
+            except PageError:
+                meta, body = {}, path.read_text(encoding="utf-8", errors="replace")
+            title = str(meta.get("title") or Path(rel).stem)
+        headings = " ".join(re.findall(r"^#{1,6}\s+(.+)$", body, re.M))
+        source_text = ""
+        raw = meta.get("raw")
+        if isinstance(raw, str) and raw.startswith("raw/") and rel.startswith("wiki/sources/"):
+            # a source page is found by anything its source says, not only by its summary
+            from kb.extract import SourceError, extract
+            try:
+                source_text = extract(self.vault.abspath(raw), raw, max_bytes=20_000_000).text[:MAX_BODY]
+            except (SourceError, OSError, PageError):
+                pass
+        aliases = meta.get("aliases") or []
+        tags = meta.get("tags") or []
+        return {"path": rel, "kind": _kind(rel), "title": title, "body": body[:MAX_BODY],
+                "headings": headings, "source_text": source_text, "aliases": " ".join(map(str, aliases if isinstance(aliases, list) else [aliases])),
+                "tags": ",".join(map(str, tags if isinstance(tags, list) else [tags]))}
+
+    def _load_stamps(self) -> dict:
+        try:
+            return json.loads(self.stamps_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def sync(self, paths: list[str] | None = None) -> dict:
+        """Bring the index up to date: (re)index changed files, drop vanished ones. With `paths`,
+        look only at those (what compile just wrote)."""
+        ix = self._open()
+        stamps = self._load_stamps()
+        current = set(self.documents())
+        candidates = set(paths) if paths is not None else current | set(stamps)
+        added = updated = removed = 0
+        writer = ix.writer()
+        try:
+            for rel in sorted(candidates):
+                if rel not in current:
+                    if rel in stamps:
+                        writer.delete_by_term("path", rel)
+                        del stamps[rel]
+                        removed += 1
+                    continue
+                stamp = self._stamp(rel)
+                if stamps.get(rel) == stamp:
+                    continue
+                fields = self._fields(rel)
+                if fields is None:
+                    continue
+                writer.update_document(stamp=stamp, **fields)
+                updated += rel in stamps
+                added += rel not in stamps
+                stamps[rel] = stamp
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        atomic_write(self.stamps_path, json.dumps(stamps))
+        return {"added": added, "updated": updated, "removed": removed, "documents": len(stamps)}
+
+    def rebuild(self) -> dict:
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.sync()
+
+    def search(self, query: str, k: int = 10, kinds: tuple[str, ...] | None = None) -> list[Hit]:
+        if not query or not query.strip():
+            raise KbError("empty search query")
+        if not self.exists:
+            self.sync()
+        from whoosh import highlight, qparser, scoring
+        ix = self._open()
+        parser = qparser.MultifieldParser(["title", "aliases", "headings", "body", "tags", "source_text"], ix.schema,
+                                          group=qparser.OrGroup.factory(0.9))
+        parser.remove_plugin_class(qparser.WildcardPlugin)  # user text, not query syntax
+        parser.remove_plugin_class(qparser.FieldsPlugin)
+        q = parser.parse(_plain(query))
+        with ix.searcher(weighting=scoring.BM25F()) as s:
+            results = s.search(q, limit=None if kinds else k)
+            results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
+            results.formatter = highlight.HtmlFormatter(tagname="b", classname="", termclass="")
+            out = []
+            for r in results:
+                if kinds and r["kind"] not in kinds:
+                    continue
+                snippet = r.highlights("body", top=2) or r["body"][:160]
+                snippet = _readable(snippet)
+                out.append(Hit(r["path"], r["title"], r["kind"], round(r.score, 3),
+                               " ".join(snippet.split())))
+                if len(out) >= k:
+                    break
+            return out
+
+
+def _readable(snippet: str) -> str:
+    """Highlight markup to **bold**, entities decoded, wikilinks shown as their text."""
+    import html
+    snippet = re.sub(r'<b class="[^"]*">(.*?)</b>', r"**\1**", snippet)
+    snippet = html.unescape(snippet)
+    return re.sub(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]", r"\1", snippet)
+
+
+_STOP_Q = re.compile(r"[^\w\s.-]", re.U)
+
+
+def _plain(query: str) -> str:
+    """Questions are prose: drop query-language syntax so 'What is X?' cannot be a parse error."""
+    words = _STOP_Q.sub(" ", query[:2000]).split()
+    return " ".join(w for w in words if w.upper() not in {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
