@@ -189,8 +189,12 @@ def cmd_compile(ctx: Context) -> int:
 
 
 def _ask_job(ctx: Context):
-    from kb.ask import Ask
-    return Ask(ctx.vault, ctx.engine())
+    """An Ask whose corpus is checked (an empty vault is an error) before the model loads."""
+    from kb.ask import Ask, AskSettings
+    job = Ask(ctx.vault, None, settings=AskSettings(context_tokens=ctx.config.model["n_ctx"]))
+    job.corpus()
+    job.engine = ctx.engine()
+    return job
 
 
 def cmd_ask(ctx: Context) -> int:
@@ -200,7 +204,6 @@ def cmd_ask(ctx: Context) -> int:
     if ctx.args.format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     job = _ask_job(ctx)
-    job.corpus()  # an empty vault is reported before the model loads
     ans = job.answer(question, ctx.args.mode)
     if ctx.args.save:
         path, png = job.file_back(question, ans, ctx.args.format)
@@ -242,7 +245,6 @@ def cmd_eval(ctx: Context) -> int:
     if ctx.args.limit:
         cases = cases[:ctx.args.limit]
     job = _ask_job(ctx)
-    job.corpus()
 
     def show(r):
         if not ctx.args.json:
