@@ -31,10 +31,13 @@ from kb.vault import Vault  # noqa: E402
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "ml-blog"
 
 
-def real_corpus(model: str, n: int) -> None:
+def real_corpus(model: str, n: int, keep: str | None) -> None:
     from agents.engine import make_engine
     with tempfile.TemporaryDirectory() as tmp:
-        vault, _ = Vault.init(Path(tmp) / "v", "")
+        root = Path(keep) if keep else Path(tmp) / "v"
+        if keep and root.exists():
+            shutil.rmtree(root)
+        vault, _ = Vault.init(root, "")
         posts = sorted(CORPUS.glob("*.md"))[:n]
         for p in posts:
             shutil.copy(p, vault.root / "raw" / p.name)
@@ -93,10 +96,12 @@ def main() -> int:
     ap.add_argument("--sources", type=int, default=19)
     ap.add_argument("--synthetic", type=int, default=1000)
     ap.add_argument("--skip-real", action="store_true")
+    ap.add_argument("--keep", metavar="DIR", help="compile into DIR and keep it (for kb eval)")
     args = ap.parse_args()
     if not args.skip_real:
-        real_corpus(args.model, args.sources)
-    synthetic_noop(args.synthetic)
+        real_corpus(args.model, args.sources, args.keep)
+    if args.synthetic:
+        synthetic_noop(args.synthetic)
     return 0
 
 
