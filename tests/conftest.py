@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
-def run_kb(*args, cwd=None, env=None, input=None, timeout=300):
+def run_kb(*args, cwd=None, env=None, input=None, timeout=900):
     """Run the real `kb` entry point in a child process, as a user would."""
     full_env = dict(os.environ)
     full_env.pop("KB_VAULT", None)

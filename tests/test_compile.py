@@ -209,7 +209,7 @@ def test_bad_sources_are_reported_and_the_rest_compiles(tmp_path, small_model):
                                    "<body><h1>Heading</h1><p>Paragraph about Byte Pair Encoding and "
                                    "Byte Pair Encoding again.</p></body></html>")
     (raw / "paper.pdf").write_bytes(_tiny_pdf("Attention is a mechanism. Transformers use attention heavily."))
-    r = run_kb("compile", cwd=vault.root, env={"KB_MODEL": str(small_model)})
+    r = run_kb("compile", cwd=vault.root, env={"KB_MODEL": str(small_model)}, timeout=1500)
     assert r.returncode == 0, r.stderr
     lines = r.stdout
     assert "raw/empty.md: empty file" in lines
