@@ -247,8 +247,9 @@ class Compile:
         return known
 
     def _register(self, key: str, name: str, aliases: list[str]) -> dict:
-        reg = self.manifest.concepts.setdefault(key, {"title": name[:1].upper() + name[1:], "aliases": [],
-                                                      "page": self._unique_path("wiki/concepts", name)})
+        title = name[:1].upper() + name[1:]
+        reg = self.manifest.concepts.get(key) or self.manifest.concepts.setdefault(
+            key, {"title": title, "aliases": [], "page": self._unique_path("wiki/concepts", title)})
         for a in aliases:
             if a not in reg["aliases"] and a != reg["title"]:
                 reg["aliases"].append(a)
