@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agents.engine import Engine
+from kb.pages import link
 
 PROMPTS = Path(__file__).with_name("prompts")
 NOT_FOUND = "Not in the knowledge base."
@@ -83,7 +84,7 @@ def cite(answer: str, docs: list[Doc]) -> tuple[str, list[tuple[str, str]]]:
     """Replace [n] markers with wikilinks to the documents' pages; return the pages cited."""
     cited: list[tuple[str, str]] = []
 
-    def link(m: re.Match) -> str:
+    def replace(m: re.Match) -> str:
         out = []
         for n in re.findall(r"\d+", m.group(0)):
             i = int(n) - 1
@@ -91,10 +92,10 @@ def cite(answer: str, docs: list[Doc]) -> tuple[str, list[tuple[str, str]]]:
                 d = docs[i]
                 if (d.cite, d.title) not in cited:
                     cited.append((d.cite, d.title))
-                out.append(f"[[{d.cite[:-3] if d.cite.endswith('.md') else d.cite}|{d.title}]]")
+                out.append(link(d.cite, d.title))
         return " (" + ", ".join(out) + ")" if out else ""
 
-    text = re.sub(r"\s*\[(?:doc(?:ument)?\s*)?\d+(?:\s*,\s*\d+)*\]", link, answer)
+    text = re.sub(r"\s*\[(?:doc(?:ument)?\s*)?\d+(?:\s*,\s*\d+)*\]", replace, answer)
     return text.strip(), cited
 
 

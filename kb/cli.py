@@ -222,7 +222,8 @@ def cmd_ask(ctx: Context) -> int:
     if ctx.args.format == "md" or ctx.args.save:
         out(ans.text)
         if ans.cited:
-            out("\nSources: " + ", ".join(f"[[{p[:-3] if p.endswith('.md') else p}|{t}]]" for p, t in ans.cited))
+            from kb.pages import link
+            out("\nSources: " + ", ".join(link(p, t) for p, t in ans.cited))
     else:
         out(page.text())
     if saved["path"]:

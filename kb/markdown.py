@@ -187,8 +187,3 @@ def heading_key(text: str) -> str:
     """How Obsidian compares a heading in a link with one in a note: case and markup ignored."""
     return " ".join(_HEADING_NOISE.sub(" ", text).split()).casefold()
 
-
-def wikilink(target: str, alias: str | None = None, heading: str | None = None) -> str:
-    """Format a wikilink kb writes; `|` and `]]` cannot appear in a target."""
-    inner = target + (f"#{heading}" if heading else "")
-    return f"[[{inner}|{alias}]]" if alias and alias != target else f"[[{inner}]]"
