@@ -23,7 +23,8 @@ _MODELS: dict[tuple, object] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def _physical_cores() -> int:
+def default_threads() -> int:
+    """One thread per CPU the OS reports (llama.cpp's own default is similar)."""
     return max(1, (os.cpu_count() or 2))
 
 
@@ -39,7 +40,7 @@ def load_llama(path: Path, *, n_ctx: int, n_threads: int, n_gpu_layers: int):
         except ImportError:
             raise ModelError("llama-cpp-python is not installed; run `make install` "
                              "(or pip install llama-cpp-python)") from None
-        threads = n_threads or _physical_cores()
+        threads = n_threads or default_threads()
         try:
             llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
                                   n_threads_batch=threads, n_gpu_layers=n_gpu_layers,
@@ -109,7 +110,7 @@ class LlamaEngine:
             end = time.perf_counter()
             perf = llama_cpp.llama_perf_context(ctx)
         text = "".join(parts)
-        prompt_tokens = self._prompt_tokens(messages, usage)
+        prompt_tokens = self._prompt_tokens(usage, int(perf.n_eval))
         computed = int(perf.n_p_eval)
         timings = Timings(prefill_s=perf.t_p_eval_ms / 1000, decode_s=perf.t_eval_ms / 1000,
                           total_s=end - t0, _decoded=int(perf.n_eval))
@@ -117,16 +118,11 @@ class LlamaEngine:
                      usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=int(perf.n_eval),
                                  cached_tokens=max(0, prompt_tokens - computed)))
 
-    def _prompt_tokens(self, messages: list[Message], usage) -> int:
+    def _prompt_tokens(self, usage, n_eval: int) -> int:
         if usage and usage.get("prompt_tokens"):
             return int(usage["prompt_tokens"])
         # Streaming replies carry no usage: the KV cache holds prompt + output, so subtract.
-        return max(0, int(self._llm.n_tokens) - int(llama_perf_n_eval(self._llm)))
-
-
-def llama_perf_n_eval(llm) -> int:
-    import llama_cpp
-    return int(llama_cpp.llama_perf_context(llm._ctx.ctx).n_eval)
+        return max(0, int(self._llm.n_tokens) - n_eval)
 
 
 _CALL_LOCKS: dict[int, threading.Lock] = {}

@@ -65,12 +65,12 @@ def main() -> int:
     args = ap.parse_args()
     import llama_cpp
 
-    from agents.llama_engine import LlamaEngine, _physical_cores
+    from agents.llama_engine import LlamaEngine, default_threads
 
     print(f"{'model':<22} {'path':<6} {'prefill tok/s':>14} {'decode tok/s':>13}")
     for name in args.models.split(","):
         path = models.resolve(name, models.models_dir())
-        threads = _physical_cores()
+        threads = default_threads()
         bare = llama_cpp.Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads,
                                n_threads_batch=threads, n_batch=512, verbose=False)
 
