@@ -145,11 +145,10 @@ class Sandbox:
         except (ProcessLookupError, PermissionError):
             pass
         proc.wait()
-        for f in (getattr(self, "_tx", None),):
-            try:
-                f and f.close()
-            except OSError:
-                pass
+        try:
+            self._tx.close()
+        except OSError:
+            pass
         try:
             os.close(self._rx)
         except OSError:

@@ -181,8 +181,8 @@ class Compile:
                 self._remove(rel, report)
             changed = bool(plan.work or plan.removed)
             moved = self._wiki_fingerprint() != self._last_fingerprint()
-            if changed or (moved and not self._index_current()):
-                self._write_index(report)
+            if changed or (moved and not catalog.index_is_current(self.vault)):
+                self._write(pages.index_page(catalog.index_entries(self.vault)), report)
             if changed or moved:
                 self._save_fingerprint()
             self._update_search(plan, report)
@@ -292,7 +292,7 @@ class Compile:
         for key in sorted(touched):
             self._write_concept(key, report)
         self.manifest.save()  # last: the pages it describes are already on disk
-        self._log("ingest" if not old or old.get("error") and not old.get("page") else "update", doc.title)
+        catalog.append_log(self.vault, "ingest" if not old or old.get("error") and not old.get("page") else "update", doc.title)
 
     def _record_failure(self, rel: str, digest: str, error: str) -> None:
         old = self.manifest.sources.get(rel, {})
@@ -312,7 +312,7 @@ class Compile:
             self._write_concept(key, report)
         self.manifest.save()
         report.removed.append(rel)
-        self._log("remove", entry.get("title") or rel)
+        catalog.append_log(self.vault, "remove", entry.get("title") or rel)
 
     # -- concepts -----------------------------------------------------------------------------
     def _concept_key(self, name: str, aliases: list[str]) -> str:
@@ -414,15 +414,6 @@ class Compile:
 
     def _save_fingerprint(self) -> None:
         atomic_write(self.vault.state_dir / "index.fingerprint", self._wiki_fingerprint())
-
-    def _index_current(self) -> bool:
-        return catalog.index_is_current(self.vault)
-
-    def _write_index(self, report: Report) -> None:
-        self._write(pages.index_page(catalog.index_entries(self.vault)), report)
-
-    def _log(self, action: str, title: str) -> None:
-        catalog.append_log(self.vault, action, title)
 
 
 def _prompt_version() -> int:
