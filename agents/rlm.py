@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,6 +50,7 @@ class Result:
     trace_id: str = ""
     trace_path: str | None = None
     answer_from: str = "final"  # final | last_word (asked after the budget ran out) | output (last cell output)
+    variables: dict = field(default_factory=dict)  # the REPL variables named in run(keep=...), at the end
 
     @property
     def finished(self) -> bool:
@@ -132,11 +133,14 @@ class RLM:
         self.system_template = system_prompt or (PROMPTS / "rlm_system.md").read_text(encoding="utf-8")
 
     def run(self, task: str, variables: dict[str, Any], example: str | None = None,
-            first_cell: str | None = None, answer_var: str | None = None) -> Result:
+            first_cell: str | None = None, answer_var: str | None = None,
+            keep: tuple[str, ...] = ()) -> Result:
         """`first_cell`, when given, is run before the model's first turn, as if it had written it:
         a small model that sees a worked first step decides far better than one that must plan it.
         `answer_var` names the REPL variable that holds the answer by convention: a run that ends
-        without FINAL returns its value (when set) before asking the model for a last word."""
+        without FINAL returns its value (when set) before asking the model for a last word. `keep`
+        names variables whose final values come back in `Result.variables` (structured results of
+        a job, such as lint's findings, whatever the model's last word was)."""
         b = self.budget
         trace = Trace(self.trace_dir, on_event=self.on_event)
         state = {"tokens": 0, "sub_calls": 0}
@@ -287,15 +291,26 @@ class RLM:
             if not answer:
                 answer, answer_from = partial, "output"
         finally:
+            kept = self._keep(sandbox, keep)
             sandbox.close()
         result = Result(answer=answer, status=status, reason=reason, iterations=iteration,
                         sub_calls=state["sub_calls"], tokens=state["tokens"],
                         seconds=time.monotonic() - t0, trace_id=trace.id, answer_from=answer_from,
-                        trace_path=str(trace.path) if trace.path else None)
+                        trace_path=str(trace.path) if trace.path else None, variables=kept)
         trace.emit("end", status=status, reason=reason, answer=answer, iterations=iteration,
                    sub_calls=state["sub_calls"], tokens=state["tokens"], seconds=round(result.seconds, 3))
         trace.close()
         return result
+
+    @staticmethod
+    def _keep(sandbox: Sandbox, names: tuple[str, ...]) -> dict:
+        out = {}
+        for name in names:
+            try:
+                out[name] = sandbox.get(name, as_json=True) if sandbox._proc is not None else None
+            except Exception:  # a dead child: what it held is gone
+                out[name] = None
+        return out
 
     def _root_call(self, history, trace: Trace, iteration: int, state: dict) -> Reply:
         reply = self.engine.chat(history, max_tokens=self.budget.reply_tokens, temperature=0.2)

@@ -204,8 +204,9 @@ class Sandbox:
         if self._proc is not None:
             self._request({"op": "set", "name": name, "value": value})
 
-    def get(self, name: str) -> str | None:
-        reply = self._request({"op": "get", "name": name})
+    def get(self, name: str, as_json: bool = False) -> Any:
+        """A variable's value as text (what the model sees), or as JSON data (None if it is not)."""
+        reply = self._request({"op": "get", "name": name, "as_json": as_json})
         return reply.get("value") if reply.get("found") else None
 
     def run(self, code: str) -> CellResult:

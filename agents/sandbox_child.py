@@ -234,8 +234,15 @@ def main() -> None:
             send({"op": "ok"})
         elif op == "get":
             name = msg["name"]
-            send({"op": "value", "found": name in namespace,
-                  "value": str(namespace[name]) if name in namespace else None})
+            value = namespace.get(name)
+            if msg.get("as_json"):  # structured results (a dict of verdicts), when they are JSON
+                try:
+                    value = json.loads(json.dumps(value))
+                except (TypeError, ValueError):
+                    value = None
+            else:
+                value = str(value) if name in namespace else None
+            send({"op": "value", "found": name in namespace, "value": value})
         elif op == "exec":
             out = CappedWriter(msg.get("cap", 20000))
             error = None

@@ -188,6 +188,28 @@ def cmd_compile(ctx: Context) -> int:
     return 1 if report.failed and not report.compiled and not ctx.args.dry_run and not report.unchanged else 0
 
 
+def cmd_lint(ctx: Context) -> int:
+    from kb.lint import Lint, LintSettings
+    from kb.lint_report import summary_lines
+    c = ctx.config["lint"]
+    settings = LintSettings(model_checks=not ctx.args.structural, max_contradictions=c["max_contradictions"],
+                            max_claims=c["max_claims"], max_gap_pages=c["max_gap_pages"])
+    quiet = ctx.args.json
+
+    def stage(e: dict) -> None:
+        if not quiet and e.get("type") == "stage":
+            print(f"lint: {e['name']}", file=sys.stderr, flush=True)
+
+    report = Lint(ctx.vault, None if ctx.args.structural else ctx.engine, settings, on_event=stage).run(
+        fix=ctx.args.fix, write_report=not ctx.args.no_report)
+    if ctx.args.json:
+        out(json.dumps(report.as_dict()))
+    else:
+        for line in summary_lines(report):
+            out(line)
+    return 1 if report.errors else 0
+
+
 def _ask_job(ctx: Context):
     """An Ask whose corpus is checked (an empty vault is an error) before the model loads."""
     from kb.ask import Ask, AskSettings
@@ -351,6 +373,14 @@ def build_parser() -> Parser:
     s.add_argument("--dry-run", action="store_true", help="say what would be compiled; no model calls")
     s.add_argument("--json", action="store_true", help="the report as JSON")
     s.set_defaults(func=cmd_compile)
+
+    s = sub.add_parser("lint", help="health-check the wiki; write a report to wiki/reports/")
+    s.add_argument("--structural", action="store_true", help="only the checks that need no model")
+    s.add_argument("--fix", action="store_true",
+                   help="repair what needs no judgement (index, dangling and alias links, stub pages)")
+    s.add_argument("--no-report", action="store_true", help="do not write the report page")
+    s.add_argument("--json", action="store_true", help="the findings as JSON")
+    s.set_defaults(func=cmd_lint)
 
     s = sub.add_parser("ask", help="answer a question from the knowledge base ('-' reads stdin)")
     s.add_argument("question", nargs="+")

@@ -44,6 +44,12 @@ SCHEMA["compile"] = {
     "max_concepts": (int, 5),  # concepts per source
 }
 
+SCHEMA["lint"] = {
+    "max_contradictions": (int, 8),  # candidate contradictions the model judges per run
+    "max_claims": (int, 6),  # weakly supported concept-page claims the model checks
+    "max_gap_pages": (int, 4),  # concept pages asked for open questions and new topics
+}
+
 ENGINES = ("llama_cpp", "openai", "fake")
 
 # Environment variable -> (section, key). Every override is validated like the file.

@@ -30,3 +30,29 @@ class CompileFake:
                               "concepts": [{"name": n, "claim": f"The source says something about {n}."}
                                            for n in names[:self.concepts]]})
         return Reply(text=out, usage=Usage(len(user) // 4, len(out) // 4))
+
+
+class LintFake:
+    """Plays both roles of lint's agent: the root model finishes with FINAL_VAR(verdicts); the
+    sub-model says yes to contradictions, no to claims, and names a question and a topic."""
+
+    name = "lint-fake"
+
+    def __init__(self):
+        self.sub_calls = 0
+        self.root_calls = 0
+
+    def chat(self, messages, *, json_schema=None, max_tokens=512, temperature=0.2, stop=None, on_token=None):
+        user = messages[-1]["content"]
+        if messages[0]["role"] == "system":
+            self.root_calls += 1
+            out = "FINAL_VAR(verdicts)"
+        else:
+            self.sub_calls += 1
+            if "Do A and B state the same fact" in user:
+                out = "Yes. The two passages give different values."
+            elif "Is the claim supported" in user:
+                out = "No. The source does not say this."
+            else:
+                out = "QUESTION: How long does it take?\nTOPIC: Mycorrhizal fungi\nASK: What is it?"
+        return Reply(text=out, usage=Usage(len(user) // 4, len(out) // 4))

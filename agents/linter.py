@@ -1,0 +1,232 @@
+"""Lint's model checks, run by the RLM agent over candidates that code found.
+
+A 0.5B model cannot read a whole wiki and spot that two pages disagree. Code can: sentences that
+say the same thing with different numbers (kb/lint_text.py), claims whose quoted sentence is not in
+the linked source, claims that share few words with their source. The agent gets those candidates,
+the pages and the raw sources as REPL variables, and a first cell that puts one narrow question
+per candidate to a sub-model (is this a contradiction? does this passage support this claim?
+what does this page leave unanswered?); it may look further before it finishes. Code-evidence
+findings are reported whatever the model says, with its verdict beside them; model-only findings
+(an unsupported claim, a gap) are reported only when the model says so.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agents.answer import passage, terms
+from kb import concepts as C
+from kb.lint_checks import Finding, Snapshot
+from kb.lint_text import disagreements, normalise
+
+PROMPTS = {
+    "contradiction": ("Two passages from a knowledge base.\n\nA ({a_path}): {a_text}\n\nB ({b_path}): {b_text}\n\n"
+                      "Do A and B state the same fact with different numbers or values? Answer yes or no, "
+                      "then say in one sentence which value differs."),
+    "claim": ("Source text:\n{passage}\n\nClaim: {claim}\n\nIs the claim supported by the source text? "
+              "Answer yes or no, then one sentence why."),
+    "gap": ("A wiki page about {title}:\n\n{text}\n\nWrite exactly three lines:\n"
+            "QUESTION: a question a reader would ask next that this page does not answer\n"
+            "TOPIC: a related topic that deserves its own page (a short name)\n"
+            "ASK: a question this page answers well"),
+}
+
+FIRST_CELL = '''verdicts = {}
+for c in contradictions:
+    verdicts[c["id"]] = llm_query(prompts["contradiction"].format(**c))
+    print(c["id"], "->", verdicts[c["id"]][:100])
+for c in claims:
+    verdicts[c["id"]] = llm_query(prompts["claim"].format(**c))
+    print(c["id"], "->", verdicts[c["id"]][:100])
+for h in hubs:
+    verdicts[h["id"]] = llm_query(prompts["gap"].format(**h))
+    print(h["id"], "->", verdicts[h["id"]][:160])
+checked = dict(verdicts)
+print(len(verdicts), "checks done")'''
+
+TASK = ("Health-check this wiki. The first cell asked a helper model about each candidate problem "
+        "(contradictions, claims, gaps); `verdicts` maps each candidate id to its reply. Look further "
+        "with search/read if something seems missing, then reply FINAL_VAR(verdicts).")
+
+
+def model_checks(vault, snap: Snapshot, raw: dict[str, str], engine, settings, on_event=None
+                 ) -> tuple[list[Finding], dict]:
+    from agents.rlm import RLM, Budget
+    wiki = {p: snap.pages[p].body for p in snap.wiki() if p in snap.pages}
+    contradictions = _contradictions(wiki, raw, settings.max_contradictions)
+    missing, weak = _claims(snap, raw, settings.max_claims)
+    hubs = _hubs(snap, settings.max_gap_pages)
+    n = len(contradictions) + len(weak) + len(hubs)
+    findings = list(missing) + _connections(snap, raw)
+    verdicts: dict = {}
+    info = {"model": str(getattr(engine, "model", "") or ""), "candidates": n}
+    if n:
+        tools, docs = _tools(wiki, raw)
+        rlm = RLM(engine, tools=tools, tool_docs=docs,
+                  budget=Budget(iterations=2, sub_calls=n + 4, sub_reply_tokens=120, reply_tokens=200,
+                                tokens=60_000 + 1500 * n, seconds=300 + 60 * n),
+                  trace_dir=vault.state_dir / "traces", on_event=on_event)
+        variables = {"contradictions": [{k: v for k, v in c.items() if k != "group"} for c in contradictions],
+                     "claims": weak, "hubs": hubs, "prompts": PROMPTS, "pages": wiki}
+        result = rlm.run(TASK, variables, first_cell=FIRST_CELL, answer_var="verdicts",
+                         keep=("verdicts", "checked"))
+        kept = result.variables
+        verdicts = kept.get("verdicts") if isinstance(kept.get("verdicts"), dict) else kept.get("checked") or {}
+        info.update(status=result.status, sub_calls=result.sub_calls, tokens=result.tokens,
+                    seconds=round(result.seconds, 1), trace_id=result.trace_id)
+    for c in contradictions:
+        v = str(verdicts.get(c["id"], ""))
+        yes = _yes(v)
+        note = f" Model: {_first_line(v)}" if v else " (not checked by the model)"
+        g = c["group"]
+        findings.append(Finding(
+            "contradiction", "warning" if yes is not False else "suggestion",
+            f"{len(g)} versions of one statement with different numbers ({', '.join('/'.join(s.numbers) for s in g)})."
+            + note, [s.path for s in g], quotes=[(s.path, s.sentence) for s in g]))
+    for c in weak:
+        v = str(verdicts.get(c["id"], ""))
+        if _yes(v) is False:
+            findings.append(Finding("unsupported-claim", "warning",
+                                    f"{c['page']}: “{c['claim']}” is not supported by {c['source']}. "
+                                    f"Model: {_first_line(v)}", [c["page"], c["source"]],
+                                    quotes=[(c["page"], c["claim"])]))
+    findings += _suggestions(snap, hubs, verdicts)
+    return findings, info
+
+
+def _contradictions(wiki: dict[str, str], raw: dict[str, str], limit: int) -> list[dict]:
+    groups = disagreements({**wiki, **raw})
+    groups.sort(key=lambda g: (not any(s.path.startswith("wiki/") for s in g), g[0].path))
+    out = []
+    for i, g in enumerate(groups[:limit]):
+        a, b = g[0], g[1]
+        out.append({"id": f"contradiction-{i + 1}", "a_path": a.path, "a_text": a.sentence,
+                    "b_path": b.path, "b_text": b.sentence, "group": g})
+    return out
+
+
+CLAIM_LINE = re.compile(r"^- (?P<claim>.+?) \(\[\[(?P<link>[^\]|#]+)(?:\|[^\]]*)?\]\]\)\s*$")
+QUOTE_LINE = re.compile(r"^\s+> “(?P<quote>.*)”\s*$")
+
+
+def _claims(snap: Snapshot, raw: dict[str, str], limit: int) -> tuple[list[Finding], list[dict]]:
+    """Concept-page claims: a quote that is not in the linked source is a finding on its own;
+    claims sharing few words with their source go to the model, fewest first."""
+    found, weak = [], []
+    for rel in snap.wiki():
+        page = snap.pages.get(rel)
+        if page is None or page.meta.get("type") != "concept":
+            continue
+        lines = page.body.splitlines()
+        for i, line in enumerate(lines):
+            m = CLAIM_LINE.match(line)
+            if not m:
+                continue
+            src = m.group("link") + ".md"
+            src_page = snap.pages.get(src)
+            raw_path = str(src_page.meta.get("raw")) if src_page and src_page.meta.get("raw") else None
+            text = raw.get(raw_path or "", "")
+            if not text:
+                continue
+            q = QUOTE_LINE.match(lines[i + 1]) if i + 1 < len(lines) else None
+            if q and normalise(q.group("quote")) not in normalise(text):
+                found.append(Finding("unsupported-claim", "warning",
+                                     f"{rel}: the sentence quoted for {src_page.title} is not in {raw_path}",
+                                     [rel, src], quotes=[(rel, q.group("quote"))]))
+                continue
+            claim = m.group("claim").strip()
+            words = {w for w in terms(claim) if len(w) > 3}
+            if claim == "Mentioned in" or len(words) < 3:
+                continue
+            have = terms(text)
+            support = len({w for w in words if w in have or C.singular(w) in have}) / len(words)
+            if support < 0.6:
+                weak.append((support, {"page": rel, "source": src, "claim": claim,
+                                       "passage": passage(text, claim, 1500)}))
+    weak.sort(key=lambda t: (t[0], t[1]["page"]))
+    return found, [dict(c, id=f"claim-{i + 1}") for i, (_, c) in enumerate(weak[:limit])]
+
+
+def _hubs(snap: Snapshot, limit: int) -> list[dict]:
+    """The concept pages most sources feed: where a question left open matters most."""
+    scored = []
+    for rel in snap.wiki():
+        page = snap.pages.get(rel)
+        if page is not None and page.meta.get("type") == "concept":
+            n = len(page.meta.get("sources") or []) if isinstance(page.meta.get("sources"), list) else 0
+            scored.append((-n, rel))
+    return [{"id": f"gap-{i + 1}", "path": rel, "title": snap.pages[rel].title,
+             "text": snap.pages[rel].body[:2500]} for i, (_, rel) in enumerate(sorted(scored)[:limit])]
+
+
+def _connections(snap: Snapshot, raw: dict[str, str], limit: int = 10) -> list[Finding]:
+    """Source pages whose source names a concept twice or more but does not link its page."""
+    concepts = [(rel, snap.pages[rel]) for rel in snap.wiki()
+                if rel in snap.pages and snap.pages[rel].meta.get("type") == "concept"]
+    out = []
+    for rel in snap.wiki():
+        page = snap.pages.get(rel)
+        if page is None or page.meta.get("type") != "source":
+            continue
+        text = raw.get(str(page.meta.get("raw")), "")
+        linked = {r.target for r in snap.graph.outlinks.get(rel, [])}
+        for crel, cpage in concepts:
+            al = cpage.meta.get("aliases") if isinstance(cpage.meta.get("aliases"), list) else []
+            if crel not in linked and len(cpage.title) >= 4 and C.mentions(cpage.title, al, text) >= 2:
+                out.append(Finding("connection", "suggestion",
+                                   f"{page.title} names {cpage.title} {C.mentions(cpage.title, al, text)} times "
+                                   "but does not link it", [rel, crel]))
+    return out[:limit]
+
+
+def _suggestions(snap: Snapshot, hubs: list[dict], verdicts: dict) -> list[Finding]:
+    titles = {C.concept_key(p.title): rel for rel, p in snap.pages.items()}
+    out = []
+    for h in hubs:
+        reply = str(verdicts.get(h["id"], ""))
+        fields = {k.upper(): v.strip() for k, v in re.findall(r"(?im)^\W*(question|topic|ask)\W*:\s*(.+)$", reply)}
+        if fields.get("QUESTION"):
+            out.append(Finding("gap", "suggestion", f"{h['title']} leaves open: {fields['QUESTION']}", [h["path"]]))
+        topic = fields.get("TOPIC", "").strip(" .\"'*")
+        if topic and len(topic) <= 80:
+            existing = titles.get(C.concept_key(topic))
+            if existing and existing != h["path"]:
+                linked = {r.target for r in snap.graph.outlinks.get(h["path"], [])}
+                if existing not in linked:
+                    out.append(Finding("connection", "suggestion",
+                                       f"{h['title']} could link {snap.pages[existing].title}", [h["path"], existing]))
+            elif not existing:
+                out.append(Finding("candidate-article", "suggestion",
+                                   f"a page on “{topic}” (suggested from {h['title']})", [h["path"]]))
+        if fields.get("ASK"):
+            out.append(Finding("question", "suggestion", f"kb ask \"{fields['ASK']}\"", [h["path"]]))
+    return out
+
+
+def _tools(wiki: dict[str, str], raw: dict[str, str]):
+    def read(path: str) -> str:
+        path = str(path)
+        if path in wiki:
+            return wiki[path]
+        if path in raw:
+            return raw[path]
+        raise KeyError(f"no page {path!r}; keys of `pages` are the wiki's paths")
+
+    def search(query: str, k: int = 5) -> list[dict]:
+        q = terms(str(query))
+        scored = sorted(((len(q & terms(t)), p) for p, t in {**wiki, **raw}.items()), reverse=True)
+        return [{"path": p, "score": s} for s, p in scored[:max(1, min(int(k), 20))] if s]
+
+    return {"read": read, "search": search}, {
+        "read": "read(path) -> str: a wiki page or raw source", "search": "search(query, k=5) -> list of {path, score}"}
+
+
+def _yes(reply: str) -> bool | None:
+    m = re.match(r"\W*(yes|no)\b", reply.strip(), re.I)
+    return None if not m else m.group(1).lower() == "yes"
+
+
+def _first_line(reply: str) -> str:
+    line = next((x.strip() for x in reply.splitlines() if x.strip()), "")
+    return line[:200]
+

@@ -1,0 +1,343 @@
+"""The structural checks of `kb lint`: everything that needs no model.
+
+Each check is a function of a `Snapshot` (the vault read once: pages, parses, link graph,
+manifest) that returns findings. A problem is reported by exactly one check, under the most
+specific name that fits: a link to a removed source is a `dangling-source-link`, not also a
+`broken-link`; a link to a missing page that several pages share is a `missing-concept`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from kb import catalog, markdown
+from kb import concepts as C
+from kb.errors import PageError
+from kb.ingest import file_hash
+from kb.lint_text import near_duplicates
+from kb.links import Graph, LinkIndex, build_graph, nfc
+from kb.manifest import Manifest
+from kb.vault import PAGE_TYPES, Page, Vault
+
+REPORTS = "wiki/reports/"
+CATALOGUES = ("index.md", "log.md")
+FOLDER_TYPE = {"wiki/sources/": "source", "wiki/concepts/": "concept", "wiki/answers/": "answer",
+               "wiki/reports/": "report"}
+LIST_KEYS = ("aliases", "tags", "sources")
+DATE_KEYS = ("created", "updated")
+
+
+@dataclass
+class Finding:
+    check: str
+    severity: str  # error | warning | suggestion
+    message: str
+    pages: list[str] = field(default_factory=list)  # vault paths involved, the page at fault first
+    quotes: list[tuple[str, str]] = field(default_factory=list)  # (path, text quoted from it)
+    fixable: bool = False
+    data: dict = field(default_factory=dict)  # what --fix needs
+
+    def as_dict(self) -> dict:
+        return {"check": self.check, "severity": self.severity, "message": self.message,
+                "pages": self.pages, "quotes": [{"path": p, "text": t} for p, t in self.quotes],
+                "fixable": self.fixable}
+
+
+@dataclass
+class Snapshot:
+    """The vault as lint sees it, read once."""
+
+    vault: Vault
+    files: list[str]
+    pages: dict[str, Page]  # notes outside raw/ that parse
+    bad: dict[str, str]  # notes whose frontmatter does not parse -> why
+    parsed: dict[str, markdown.Parsed]
+    graph: Graph
+    manifest: Manifest
+
+    @classmethod
+    def load(cls, vault: Vault) -> "Snapshot":
+        files = vault.files()
+        pages, bad, parsed = {}, {}, {}
+        for rel in files:
+            if not rel.lower().endswith(".md") or rel.startswith("raw/") or rel.endswith(".kb-new.md"):
+                continue
+            try:
+                page = vault.read(rel)
+            except PageError as e:
+                bad[rel] = str(e)
+                text = vault.abspath(rel).read_text(encoding="utf-8", errors="replace")
+                page = Page(rel, {}, _after_frontmatter(text))
+            else:
+                pages[rel] = page
+            parsed[rel] = markdown.parse(page.body)
+        graph = build_graph(LinkIndex(files), parsed)
+        return cls(vault, files, pages, bad, parsed, graph, Manifest.load(vault))
+
+    def wiki(self) -> list[str]:
+        return [p for p in self.parsed if p.startswith("wiki/") and not p.startswith(REPORTS)]
+
+    def kind(self, rel: str) -> str:
+        page = self.pages.get(rel)
+        t = page.meta.get("type") if page else None
+        return str(t) if t else next((v for k, v in FOLDER_TYPE.items() if rel.startswith(k)), "note")
+
+    def aliases(self) -> dict[str, str]:
+        """Lower-cased alias -> the page that declares it."""
+        out = {}
+        for rel, page in self.pages.items():
+            al = page.meta.get("aliases")
+            for a in al if isinstance(al, list) else []:
+                if isinstance(a, str) and a.strip():
+                    out.setdefault(nfc(a.strip()).lower(), rel)
+        return out
+
+
+def _after_frontmatter(text: str) -> str:
+    m = re.match(r"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$\r?\n?", text, re.S | re.M)
+    return text[m.end():] if m else text
+
+
+# -- frontmatter ------------------------------------------------------------------------------
+
+def check_frontmatter(s: Snapshot) -> list[Finding]:
+    out = [Finding("invalid-frontmatter", "error", why, [rel]) for rel, why in sorted(s.bad.items())
+           if rel.startswith("wiki/")]
+    for rel in s.wiki():
+        page = s.pages.get(rel)
+        if page is None:
+            continue
+        if not page.meta:
+            out.append(Finding("missing-frontmatter", "warning",
+                               f"{rel} has no frontmatter (title, type, tags, created)", [rel]))
+            continue
+        problems = []
+        if not isinstance(page.meta.get("title"), str) or not page.meta["title"].strip():
+            problems.append("no title")
+        t = page.meta.get("type")
+        expected = next((v for k, v in FOLDER_TYPE.items() if rel.startswith(k)), None)
+        if t is None:
+            problems.append("no type")
+        elif t not in PAGE_TYPES:
+            problems.append(f"type {t!r} is not one of {', '.join(PAGE_TYPES)}")
+        elif expected and t != expected:
+            problems.append(f"type {t!r} in the {expected} folder")
+        for k in LIST_KEYS:
+            if k in page.meta and not isinstance(page.meta[k], list):
+                problems.append(f"{k} is not a list")
+        for k in DATE_KEYS:
+            v = page.meta.get(k)
+            if v is not None and not _is_date(v):
+                problems.append(f"{k} {v!r} is not a date (YYYY-MM-DD)")
+        if t == "source" and not page.meta.get("raw"):
+            problems.append("no raw (the source file it was written from)")
+        if problems:
+            out.append(Finding("invalid-frontmatter", "error", f"{rel}: " + "; ".join(problems), [rel]))
+    return out
+
+
+def _is_date(v) -> bool:
+    if isinstance(v, (date, datetime)):
+        return True
+    try:
+        date.fromisoformat(str(v)[:10])
+        return True
+    except ValueError:
+        return False
+
+
+# -- links ------------------------------------------------------------------------------------
+
+def check_links(s: Snapshot) -> list[Finding]:
+    """Broken links, classified: alias links, links to removed sources, missing concepts."""
+    aliases = s.aliases()
+    missing: dict[str, list] = {}
+    out = []
+    for r in s.graph.broken:
+        if r.source.startswith(REPORTS):  # reports are snapshots of their day
+            continue
+        where = f"{r.source} (line {r.link.line})"
+        text = _written(r.link)
+        if r.target is not None:
+            out.append(Finding("broken-link", "error", f"{where}: {text} -> {r.problem}", [r.source, r.target]))
+            continue
+        key = nfc(r.link.target).lower()
+        own_raw = s.pages[r.source].meta.get("raw") if r.source in s.pages else None
+        if own_raw and nfc(str(own_raw)).lower() in (key, key + ".md"):
+            continue  # a source page whose source is gone: reported once, as stale
+        if key in aliases:
+            out.append(Finding("alias-link", "warning",
+                               f"{where}: {text} names an alias of {aliases[key]}, which Obsidian does not "
+                               "resolve", [r.source, aliases[key]], fixable=True,
+                               data={"target": r.link.target, "page": aliases[key]}))
+        elif key.startswith(("wiki/sources/", "raw/")):
+            out.append(Finding("dangling-source-link", "error",
+                               f"{where}: {text} points to a source that is no longer in the vault",
+                               [r.source], fixable=True, data={"target": r.link.target}))
+        else:
+            missing.setdefault(key, []).append(r)
+    for key, rs in sorted(missing.items()):
+        linking = sorted({r.source for r in rs})
+        text = _written(rs[0].link)
+        if len(linking) >= 2:
+            out.append(Finding("missing-concept", "warning",
+                               f"{text} is linked from {len(linking)} pages but has no page of its own",
+                               linking, fixable=True, data={"target": rs[0].link.target}))
+        else:
+            for r in rs:
+                out.append(Finding("broken-link", "error",
+                                   f"{r.source} (line {r.link.line}): {text} -> {r.problem}", [r.source]))
+    return out
+
+
+def _written(link) -> str:
+    return f"[[{link.target}{link.subpath}]]" if link.kind == "wiki" else f"({link.target}{link.subpath})"
+
+
+def check_orphans(s: Snapshot) -> list[Finding]:
+    """Sources, concepts and a person's own notes that nothing links to (the index and log do
+    not count: they list everything). Answers and reports are reached through the index."""
+    out = []
+    for rel in sorted(s.parsed):
+        if rel in CATALOGUES or rel.startswith(("wiki/answers/", REPORTS)):
+            continue
+        inbound = {p for p in s.graph.inbound(rel) if p not in CATALOGUES and not p.startswith(REPORTS)}
+        if not inbound:
+            out.append(Finding("orphan", "warning", f"{rel}: no other page links to it", [rel]))
+    return out
+
+
+# -- sources ----------------------------------------------------------------------------------
+
+def check_stale(s: Snapshot) -> list[Finding]:
+    out = []
+    present = set(s.files)
+    for rel in s.wiki():
+        page = s.pages.get(rel)
+        if page is None or page.meta.get("type") != "source" or not page.meta.get("raw"):
+            continue
+        raw = nfc(str(page.meta["raw"]))
+        if raw not in present:
+            out.append(Finding("stale", "warning", f"{rel}: its source {raw} is gone (run `kb compile` "
+                               "to remove the page)", [rel]))
+            continue
+        if page.meta.get("raw_hash") and _raw_hash(s, raw) != page.meta["raw_hash"]:
+            out.append(Finding("stale", "warning", f"{rel}: {raw} changed since this page was written "
+                               "(run `kb compile`)", [rel, raw]))
+    return out
+
+
+def _raw_hash(s: Snapshot, raw: str) -> str:
+    """The manifest's hash when size and mtime still match (as compile decides), else a fresh one."""
+    entry = s.manifest.sources.get(raw) or {}
+    st = s.vault.abspath(raw).stat()
+    if entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("hash"):
+        return entry["hash"]
+    return file_hash(s.vault.abspath(raw))
+
+
+# -- duplicates -------------------------------------------------------------------------------
+
+def check_duplicates(s: Snapshot, raw_texts: dict[str, str]) -> list[Finding]:
+    out = []
+    names: dict[str, set[str]] = {}
+    for rel in s.wiki():
+        page = s.pages.get(rel)
+        if page is None or s.kind(rel) != "concept":
+            continue
+        al = page.meta.get("aliases") if isinstance(page.meta.get("aliases"), list) else []
+        for n in [page.title, *[a for a in al if isinstance(a, str)]]:
+            key = C.concept_key(n)
+            if key:
+                names.setdefault(key, set()).add(rel)
+            if n.isupper() and 2 <= len(n) <= 6:
+                names.setdefault("acronym:" + n, set()).add(rel)
+        acr = C.acronym_of(page.title)
+        if len(page.title.split()) >= 2 and len(acr) >= 2:
+            names.setdefault("acronym:" + acr, set()).add(rel)
+    seen = set()
+    for key, rels in sorted(names.items()):
+        group = tuple(sorted(rels))
+        if len(group) > 1 and group not in seen:
+            seen.add(group)
+            titles = ", ".join(s.pages[r].title for r in group)
+            out.append(Finding("duplicate-concept", "warning", f"one concept under {len(group)} pages: "
+                               f"{titles} (same name, alias or acronym)", list(group)))
+    page_of = {nfc(str(p.meta["raw"])): rel for rel, p in s.pages.items()
+               if p.meta.get("type") == "source" and p.meta.get("raw")}
+    texts = dict(raw_texts)
+    texts.update({rel: s.pages[rel].body for rel in s.wiki()
+                  if rel in s.pages and s.kind(rel) not in ("source", "concept", "report")})
+    for a, b, sim in near_duplicates(texts):
+        involved = [page_of.get(a, a), page_of.get(b, b)]
+        what = "the same text" if sim == 1.0 else f"{sim:.0%} the same text"
+        out.append(Finding("duplicate-source" if a.startswith("raw/") else "duplicate-page", "warning",
+                           f"{a} and {b} are {what}", involved + [p for p in (a, b) if p not in involved],
+                           data={"similarity": round(sim, 3)}))
+    return out
+
+
+# -- sections and the index -------------------------------------------------------------------
+
+def check_sections(s: Snapshot) -> list[Finding]:
+    out = []
+    for rel in sorted(s.parsed):
+        if rel in CATALOGUES or rel.startswith(REPORTS) or rel not in s.pages:
+            continue
+        for heading in empty_sections(s.pages[rel].body):
+            out.append(Finding("empty-section", "warning", f"{rel}: section '{heading}' is empty", [rel],
+                               data={"heading": heading}))
+    return out
+
+
+def empty_sections(body: str) -> list[str]:
+    """Headings with nothing under them before the next heading of the same or a higher level."""
+    tokens = markdown.parser().parse(body)
+    open_: list[list] = []  # [level, title, has_content]
+    empty = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type == "heading_open" and tok.level == 0:
+            level = int(tok.tag[1])
+            while open_ and open_[-1][0] >= level:
+                lv, title, content = open_.pop()
+                if not content:
+                    empty.append(title)
+            open_.append([level, tokens[i + 1].content.strip(), False])
+            i += 3
+            continue
+        if tok.level == 0 and tok.type not in ("heading_close",) and (tok.content.strip() or tok.type == "hr"
+                                                                      or tok.nesting == 1):
+            for h in open_:
+                h[2] = True
+        i += 1
+    empty += [title for _, title, content in reversed(open_) if not content]
+    return empty
+
+
+def check_index(s: Snapshot) -> list[Finding]:
+    if catalog.index_is_current(s.vault):
+        return []
+    return [Finding("index-stale", "warning", "index.md does not list the wiki as it is now", ["index.md"],
+                    fixable=True)]
+
+
+def raw_texts(vault: Vault, files: list[str]) -> dict[str, str]:
+    """Plain text of every raw source that extracts (bad ones are compile's to report)."""
+    from kb.extract import IMAGE_EXTS, SourceError, extract
+    out = {}
+    for rel in files:
+        if not rel.startswith("raw/") or rel.startswith("raw/assets/") or Path(rel).suffix.lower() in IMAGE_EXTS:
+            continue
+        try:
+            out[rel] = extract(vault.abspath(rel), rel, max_bytes=5_000_000).text
+        except (SourceError, OSError):
+            continue
+    return out
+
+
+STRUCTURAL = (check_frontmatter, check_links, check_orphans, check_stale, check_sections, check_index)
