@@ -17,7 +17,7 @@ import re
 from agents.answer import passage, terms
 from kb import concepts as C
 from kb.lint_checks import Finding, Snapshot
-from kb.lint_text import disagreements, normalise
+from kb.lint_text import NUM, disagreements, normalise
 
 PROMPTS = {
     "contradiction": ("Two passages from a knowledge base.\n\nA ({a_path}): {a_text}\n\nB ({b_path}): {b_text}\n\n"
@@ -53,10 +53,11 @@ def model_checks(vault, snap: Snapshot, raw: dict[str, str], engine, settings, o
                  ) -> tuple[list[Finding], dict]:
     from agents.rlm import RLM, Budget
     wiki = {p: snap.pages[p].body for p in snap.wiki() if p in snap.pages}
-    contradictions = _contradictions(wiki, raw, settings.max_contradictions)
+    contradictions = _contradictions(wiki, raw)
+    judged = contradictions[:settings.max_contradictions]  # all are reported; these get a verdict
     missing, weak = _claims(snap, raw, settings.max_claims)
     hubs = _hubs(snap, settings.max_gap_pages)
-    n = len(contradictions) + len(weak) + len(hubs)
+    n = len(judged) + len(weak) + len(hubs)
     findings = list(missing) + _connections(snap, raw)
     verdicts: dict = {}
     info = {"model": str(getattr(engine, "model", "") or ""), "candidates": n}
@@ -66,7 +67,7 @@ def model_checks(vault, snap: Snapshot, raw: dict[str, str], engine, settings, o
                   budget=Budget(iterations=2, sub_calls=n + 4, sub_reply_tokens=120, reply_tokens=200,
                                 tokens=60_000 + 1500 * n, seconds=300 + 60 * n),
                   trace_dir=vault.state_dir / "traces", on_event=on_event)
-        variables = {"contradictions": [{k: v for k, v in c.items() if k != "group"} for c in contradictions],
+        variables = {"contradictions": [{k: v for k, v in c.items() if k != "group"} for c in judged],
                      "claims": weak, "hubs": hubs, "prompts": PROMPTS, "pages": wiki}
         result = rlm.run(TASK, variables, first_cell=FIRST_CELL, answer_var="verdicts",
                          keep=("verdicts", "checked"))
@@ -94,7 +95,9 @@ def model_checks(vault, snap: Snapshot, raw: dict[str, str], engine, settings, o
     return findings, info
 
 
-def _contradictions(wiki: dict[str, str], raw: dict[str, str], limit: int) -> list[dict]:
+def _contradictions(wiki: dict[str, str], raw: dict[str, str], limit: int = 100) -> list[dict]:
+    """Wiki-vs-wiki and wiki-vs-source disagreements first (the wiki is wrong somewhere), then
+    sources that disagree with each other."""
     groups = disagreements({**wiki, **raw})
     groups.sort(key=lambda g: (not any(s.path.startswith("wiki/") for s in g), g[0].path))
     out = []
@@ -112,7 +115,7 @@ QUOTE_LINE = re.compile(r"^\s+> “(?P<quote>.*)”\s*$")
 def _claims(snap: Snapshot, raw: dict[str, str], limit: int) -> tuple[list[Finding], list[dict]]:
     """Concept-page claims: a quote that is not in the linked source is a finding on its own;
     claims sharing few words with their source go to the model, fewest first."""
-    found, weak = [], []
+    found, weak, stated = [], [], {}
     for rel in snap.wiki():
         page = snap.pages.get(rel)
         if page is None or page.meta.get("type") != "concept":
@@ -135,6 +138,15 @@ def _claims(snap: Snapshot, raw: dict[str, str], limit: int) -> tuple[list[Findi
                                      [rel, src], quotes=[(rel, q.group("quote"))]))
                 continue
             claim = m.group("claim").strip()
+            if raw_path not in stated:
+                stated[raw_path] = {n.replace(",", "") for n in NUM.findall(text)}
+            invented = [n for n in NUM.findall(claim) if n.replace(",", "") not in stated[raw_path]]
+            if invented:
+                found.append(Finding("unsupported-claim", "warning",
+                                     f"{rel}: the claim attributed to {src_page.title} states "
+                                     f"{', '.join(invented)}, which {raw_path} never does", [rel, src],
+                                     quotes=[(rel, claim)]))
+                continue
             words = {w for w in terms(claim) if len(w) > 3}
             if claim == "Mentioned in" or len(words) < 3:
                 continue
