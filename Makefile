@@ -43,7 +43,7 @@ demo: install
 	$(KB) --vault vault status
 
 test: install
-	$(KB) models fetch $(TEST_MODEL)
+	$(KB) models fetch $(TEST_MODEL) $(DEMO_MODEL)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: install

@@ -244,6 +244,8 @@ def _raw_hash(s: Snapshot, raw: str) -> str:
 def check_duplicates(s: Snapshot, raw_texts: dict[str, str]) -> list[Finding]:
     out = []
     names: dict[str, set[str]] = {}
+    acronyms: dict[str, set[str]] = {}
+    expansions: dict[str, set[str]] = {}
     for rel in s.wiki():
         page = s.pages.get(rel)
         if page is None or s.kind(rel) != "concept":
@@ -253,11 +255,14 @@ def check_duplicates(s: Snapshot, raw_texts: dict[str, str]) -> list[Finding]:
             key = C.concept_key(n)
             if key:
                 names.setdefault(key, set()).add(rel)
-            if n.isupper() and 2 <= len(n) <= 6:
-                names.setdefault("acronym:" + n, set()).add(rel)
-        acr = C.acronym_of(page.title)
-        if len(page.title.split()) >= 2 and len(acr) >= 2:
-            names.setdefault("acronym:" + acr, set()).add(rel)
+            if " " not in n and 2 <= len(n) <= 6 and sum(c.isupper() for c in n) >= 2:
+                acronyms.setdefault(n.upper(), set()).add(rel)
+        if len(page.title.split()) >= 2:  # 'Mixture of Experts' is MoE or ME
+            initials = "".join(w[0] for w in page.title.split() if w[:1].isalpha()).upper()
+            for acr in {initials, C.acronym_of(page.title)}:
+                expansions.setdefault(acr, set()).add(rel)
+    for acr, rels in acronyms.items():  # 'MoE' and 'Mixture of Experts'; not two titles with one acronym
+        names.setdefault("acronym:" + acr, set()).update(rels | expansions.get(acr, set()))
     seen = set()
     for key, rels in sorted(names.items()):
         group = tuple(sorted(rels))

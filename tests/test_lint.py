@@ -199,3 +199,17 @@ def test_model_checks_loop_with_a_scripted_engine(tmp_path):
     assert report.model["sub_calls"] == engine.sub_calls >= 2
     text = (vault.root / report.report_page).read_text()
     assert "80-90% water" in text and "50-60% water" in text and "## Suggestions" in text
+
+
+def test_duplicate_concepts_by_name_alias_and_acronym(tmp_path):
+    vault, _ = Vault.init(tmp_path / "v", "")
+    pages = {"Mixture of Experts": "[]", "MoE routing": "[]", "Experts mixture": "[MoE]",
+             "Thread reward": "[]", "Throughput router": "[]", "Transformers": "[]", "Transformer": "[]"}
+    links = " ".join(f"[[{t}]]" for t in pages)
+    for t, al in pages.items():
+        write(vault.root, f"wiki/concepts/{t}.md", FM.format(t=t, ty="concept").replace("tags:", f"aliases: {al}\ntags:")
+              + f"# {t}\n\nAbout {t}. {links}\n")
+    found = [sorted(f.pages) for f in Lint(vault, None).run(write_report=False).findings
+             if f.check == "duplicate-concept"]
+    assert sorted(found) == [["wiki/concepts/Experts mixture.md", "wiki/concepts/Mixture of Experts.md"],
+                             ["wiki/concepts/Transformer.md", "wiki/concepts/Transformers.md"]]
