@@ -210,6 +210,21 @@ def cmd_lint(ctx: Context) -> int:
     return 1 if report.errors else 0
 
 
+def cmd_watch(ctx: Context) -> int:
+    import time as _time
+    from kb.compile import Settings
+    from kb.watch import Watcher, serve
+    c = ctx.config["compile"]
+    settings = Settings(max_source_mb=c["max_source_mb"], chunk_chars=c["chunk_chars"],
+                        max_concepts=c["max_concepts"])
+
+    def log(line: str) -> None:
+        out(f"{_time.strftime('%H:%M:%S')} {line}")
+
+    serve(Watcher(ctx.vault, ctx.engine, settings, debounce=ctx.args.debounce, on_log=log), once=ctx.args.once)
+    return 0
+
+
 def _ask_job(ctx: Context):
     """An Ask whose corpus is checked (an empty vault is an error) before the model loads."""
     from kb.ask import Ask, AskSettings
@@ -381,6 +396,11 @@ def build_parser() -> Parser:
     s.add_argument("--no-report", action="store_true", help="do not write the report page")
     s.add_argument("--json", action="store_true", help="the findings as JSON")
     s.set_defaults(func=cmd_lint)
+
+    s = sub.add_parser("watch", help="compile sources as they land in raw/ (Ctrl-C stops; the queue is kept)")
+    s.add_argument("--debounce", type=float, default=1.0, help="seconds a file must be quiet (default 1)")
+    s.add_argument("--once", action="store_true", help="compile what is queued, then exit")
+    s.set_defaults(func=cmd_watch)
 
     s = sub.add_parser("ask", help="answer a question from the knowledge base ('-' reads stdin)")
     s.add_argument("question", nargs="+")

@@ -46,6 +46,7 @@ class Report:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # asked to stop before reading these
     conflicts: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
@@ -143,10 +144,17 @@ class Compile:
         return Plan(new, changed, unchanged, removed, hashes)
 
     # -- running ------------------------------------------------------------------------------
-    def run(self, *, dry_run: bool = False) -> Report:
+    def run(self, *, dry_run: bool = False, only: set[str] | None = None,
+            stop: Callable[[], bool] | None = None) -> Report:
+        """`only`: compile just these raw paths (the watcher's queue; the rest waits for its turn).
+        `stop`: asked between sources; when it says yes, the sources read so far are written and
+        the rest are left for the next run (`Report.skipped`)."""
         t0 = time.monotonic()
         report = Report()
         plan = self.plan()
+        if only is not None:
+            plan = Plan([p for p in plan.new if p in only], [p for p in plan.changed if p in only],
+                        plan.unchanged, [p for p in plan.removed if p in only], plan.hashes)
         self.on_event({"type": "plan", "new": plan.new, "changed": plan.changed,
                        "unchanged": len(plan.unchanged), "removed": plan.removed})
         report.unchanged = plan.unchanged
@@ -161,6 +169,9 @@ class Compile:
             # phase 1: the model reads each new or changed source (results cached by hash)
             analysed: list[tuple[str, object, dict]] = []
             for i, rel in enumerate(plan.work):
+                if stop and stop():
+                    report.skipped = plan.work[i:]
+                    break
                 self.on_event({"type": "source_start", "path": rel, "index": i, "total": len(plan.work)})
                 try:
                     doc = extract(self.vault.abspath(rel), rel,
@@ -179,7 +190,7 @@ class Compile:
                 report.compiled.append(rel)
             for rel in plan.removed:
                 self._remove(rel, report)
-            changed = bool(plan.work or plan.removed)
+            changed = bool(analysed or plan.removed)
             moved = self._wiki_fingerprint() != self._last_fingerprint()
             if changed or (moved and not catalog.index_is_current(self.vault)):
                 self._write(pages.index_page(catalog.index_entries(self.vault)), report)
