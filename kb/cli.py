@@ -225,6 +225,16 @@ def cmd_watch(ctx: Context) -> int:
     return 0
 
 
+def cmd_tui(ctx: Context) -> int:
+    from kb.compile import Settings
+    from kb.tui.app import run
+    c = ctx.config["compile"]
+    settings = Settings(max_source_mb=c["max_source_mb"], chunk_chars=c["chunk_chars"],
+                        max_concepts=c["max_concepts"])
+    run(ctx.vault, ctx.engine, str(ctx.config.model["name"]), settings)
+    return 0
+
+
 def _ask_job(ctx: Context):
     """An Ask whose corpus is checked (an empty vault is an error) before the model loads."""
     from kb.ask import Ask, AskSettings
@@ -401,6 +411,9 @@ def build_parser() -> Parser:
     s.add_argument("--debounce", type=float, default=1.0, help="seconds a file must be quiet (default 1)")
     s.add_argument("--once", action="store_true", help="compile what is queued, then exit")
     s.set_defaults(func=cmd_watch)
+
+    s = sub.add_parser("tui", help="the terminal interface: pages, search, ask, jobs (? for keys)")
+    s.set_defaults(func=cmd_tui)
 
     s = sub.add_parser("ask", help="answer a question from the knowledge base ('-' reads stdin)")
     s.add_argument("question", nargs="+")

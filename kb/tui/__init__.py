@@ -1,0 +1,1 @@
+"""The Textual front end (`kb tui`). Textual is imported only when the TUI starts."""

@@ -1,0 +1,112 @@
+"""The TUI's panes: the vault tree, a page with its links, the agent's trace, the status bar.
+
+Widgets only show what they are given; the app reads the vault and runs the jobs."""
+
+from __future__ import annotations
+
+import re
+
+from textual.containers import Vertical
+from textual.widgets import Label, ListItem, ListView, Markdown, RichLog, Static, Tree
+
+from kb.links import nfc
+
+GROUPS = (("Raw sources", "raw/"), ("Sources", "wiki/sources/"), ("Concepts", "wiki/concepts/"),
+          ("Answers", "wiki/answers/"), ("Reports", "wiki/reports/"))
+WIKILINK = re.compile(r"(!?)\[\[([^\]|#]*)((?:#[^\]|]*)?)(?:\|([^\]]*))?\]\]")
+
+
+class VaultTree(Tree):
+    """raw / sources / concepts / answers / reports, and a person's other notes."""
+
+    def show(self, files: list[str]) -> None:
+        self.clear()
+        self.root.expand()
+        placed: set[str] = set()
+        for label, prefix in GROUPS:
+            group = [f for f in files if f.startswith(prefix) and not f.startswith("raw/assets/")]
+            node = self.root.add(f"{label} ({len(group)})", expand=prefix in ("wiki/sources/", "wiki/concepts/"))
+            for f in group:
+                node.add_leaf(f[len(prefix):].removesuffix(".md"), data=f)
+            placed.update(group)
+        other = [f for f in files if f.endswith(".md") and f not in placed and not f.startswith("raw/")]
+        if other:
+            node = self.root.add(f"Notes ({len(other)})")
+            for f in other:
+                node.add_leaf(f.removesuffix(".md"), data=f)
+
+
+def to_markdown_links(body: str) -> str:
+    """Wikilinks as markdown links the viewer can click (`kb:` + linkpath); embeds as their name."""
+    def sub(m: re.Match) -> str:
+        target, sub_, label = m.group(2), m.group(3), m.group(4)
+        text = (label or (target.rsplit("/", 1)[-1] + sub_) or sub_).replace("]", "")
+        href = "kb:" + target.replace(" ", "%20")
+        return f"[{text}]({href})"
+    return WIKILINK.sub(sub, body)
+
+
+class PageView(Vertical):
+    """A page rendered as markdown, then its outgoing links and backlinks as a list to follow
+    with the keyboard (Tab to it, arrows, Enter)."""
+
+    def compose(self):
+        yield Static("", id="page-title")
+        yield Markdown("", id="page-body", open_links=False)
+        yield Label("Links (Enter follows) and backlinks", id="links-label")
+        yield ListView(id="page-links")
+
+    async def show(self, path: str, body: str, links: list[tuple[str, str]], backlinks: list[str]) -> None:
+        self.query_one("#page-title", Static).update(f"[b]{path}[/b]")
+        await self.query_one("#page-body", Markdown).update(to_markdown_links(body))
+        lv = self.query_one("#page-links", ListView)
+        await lv.clear()
+        items = [ListItem(Label(f"→ {label}"), name=target) for target, label in links]
+        items += [ListItem(Label(f"← {b}"), name=b) for b in backlinks]
+        if items:
+            await lv.extend(items)
+
+
+class TraceView(RichLog):
+    """The agent's REPL trace, one event at a time, as it happens."""
+
+    def event(self, e: dict) -> None:
+        kind = e.get("type")
+        if kind == "start":
+            self.write(f"[b]task[/b] {str(e.get('task', ''))[:200]}")
+        elif kind == "llm":
+            self.write(f"[cyan]model[/cyan] step {e.get('iteration')}: {e.get('prompt_tokens', 0)} + "
+                       f"{e.get('completion_tokens', 0)} tokens, {e.get('seconds', 0)} s")
+        elif kind == "code":
+            self.write(f"[yellow]cell {e.get('iteration')}.{e.get('cell')}[/yellow]"
+                       + (" (seeded)" if e.get("seeded") else ""))
+            for line in str(e.get("code", "")).splitlines()[:30]:
+                self.write("  " + line)
+        elif kind == "output":
+            out = (str(e.get("output", "")) + str(e.get("error") or "")).strip()
+            self.write(f"[green]output[/green] ({e.get('seconds', 0)} s): " + out[:400].replace("\n", " | "))
+        elif kind == "subcall":
+            self.write(f"[magenta]llm_query[/magenta] {e.get('prompt_tokens', 0)} + "
+                       f"{e.get('completion_tokens', 0)} tokens, {e.get('seconds', 0):.1f} s")
+        elif kind == "end":
+            self.write(f"[b]end[/b] {e.get('status')} after {e.get('iterations', 0)} steps, "
+                       f"{e.get('tokens', 0)} tokens, {e.get('seconds', 0)} s")
+
+
+class StatusBar(Static):
+    """The model in use, its last measured speed, and the vault's health."""
+
+    def show(self, model: str, tps: float | None, health: str) -> None:
+        speed = f"{tps:.1f} tok/s" if tps else "speed: -"
+        self.update(f" model: {model} · {speed} · {health}")
+
+
+def link_targets(parsed_links, resolve) -> list[tuple[str, str]]:
+    """(target path, label) for every link that resolves, once each, in page order."""
+    out, seen = [], set()
+    for link in parsed_links:
+        target = resolve(link.target)
+        if target and target not in seen:
+            seen.add(target)
+            out.append((target, link.alias or nfc(link.target).rsplit("/", 1)[-1] or target))
+    return out

@@ -1,0 +1,203 @@
+"""The TUI driven by Textual's Pilot: open a page and follow a link by keyboard, search as you
+type, ask (scripted engine) and watch the trace, compile to 100%; snapshots of the main screens."""
+
+import shutil
+
+import pytest
+from textual.widgets import Input, ListView, Markdown, ProgressBar
+
+from kb.compile import Compile
+from kb.tui.app import KbApp
+from kb.tui.widgets import TraceView, to_markdown_links
+from kb.vault import Vault
+from conftest import ROOT
+from fakes import CompileFake
+
+SAMPLES = sorted((ROOT / "vault" / "raw").glob("*.md"))
+SIZE = (130, 40)
+
+
+def vault_with_sources(tmp_path, compiled=True) -> Vault:
+    vault, _ = Vault.init(tmp_path / "v", "")
+    for p in SAMPLES:
+        shutil.copy(p, vault.root / "raw" / p.name)
+    if compiled:
+        Compile(vault, lambda: CompileFake()).run()
+    return Vault.open(vault.root)
+
+
+class AskFake:
+    """Root model: finish with the answer the seeded cell found. Sub-model: answer from the text."""
+
+    name = "ask-fake"
+
+    def __init__(self):
+        self.calls = 0
+
+    def chat(self, messages, *, json_schema=None, max_tokens=512, temperature=0.2, stop=None, on_token=None):
+        from agents.engine import Reply, Usage
+        self.calls += 1
+        text = "FINAL_VAR(answer)" if messages[0]["role"] == "system" else "Brine it to about 2-3% salt by weight."
+        return Reply(text=text, usage=Usage(50, 10))
+
+
+async def settle(pilot):
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def test_wikilinks_become_clickable_links():
+    assert to_markdown_links("See [[wiki/concepts/Compost|compost]] and [[Kimchi#Salt]].") == \
+        "See [compost](kb:wiki/concepts/Compost) and [Kimchi#Salt](kb:Kimchi)."
+
+
+async def test_open_a_page_from_the_tree_and_follow_a_link_by_keyboard(tmp_path):
+    app = KbApp(vault_with_sources(tmp_path), None, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.current == "index.md"
+        app.query_one("#tree").focus()
+        await pilot.press("down", "down", "down", "enter")  # root, Raw sources, Sources, first source
+        await settle(pilot)
+        assert app.current == "wiki/sources/Hot composting.md"
+        links = app.query_one("#page-links", ListView)
+        names = [item.name for item in links.children]
+        assert names[0] == "raw/hot-composting.md"  # the raw file first, then its concepts
+        concept = next(i for i, n in enumerate(names) if n.startswith("wiki/concepts/"))
+        links.focus()
+        await pilot.press(*["down"] * (concept + 1), "enter")
+        await settle(pilot)
+        assert app.current == names[concept]
+        body = app.query_one("#page-body", Markdown).source
+        assert "What the sources say" in body
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert app.current == "wiki/sources/Hot composting.md"
+
+
+async def test_search_as_you_type(tmp_path):
+    app = KbApp(vault_with_sources(tmp_path), None, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.press(*"kimchi")
+        await settle(pilot)
+        results = app.query_one("#search-results", ListView)
+        names = [item.name for item in results.children]
+        assert "wiki/sources/Kimchi at home.md" in names[:3]
+        results.focus()
+        results.index = names.index("wiki/sources/Kimchi at home.md")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current == "wiki/sources/Kimchi at home.md"
+
+
+async def test_ask_shows_the_trace_cells_and_the_answer(tmp_path):
+    engine = AskFake()
+    app = KbApp(vault_with_sources(tmp_path), lambda: engine, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        assert app.focused is app.query_one("#ask-input", Input)
+        await pilot.press(*"How much salt for kimchi?", "enter")
+        await settle(pilot)
+        trace = "\n".join(str(line.text) for line in app.query_one(TraceView).lines)
+        assert "cell 0.1" in trace and "llm_query" in trace and "end final" in trace
+        answer = app.query_one("#answer", Markdown).source
+        assert "2-3% salt" in answer and "Sources:" in answer
+        assert engine.calls >= 2
+
+
+async def test_compile_from_the_tui_reaches_100_percent(tmp_path):
+    app = KbApp(vault_with_sources(tmp_path, compiled=False), lambda: CompileFake(), "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        bar = app.query_one("#job-progress", ProgressBar)
+        assert bar.total == len(SAMPLES) and bar.progress == bar.total and bar.percentage == 1.0
+        assert "compile done: 5 compiled" in str(app.query_one("#job-label").render())
+        assert len(app.vault.notes("wiki/sources")) == len(SAMPLES)
+        assert "0 broken links" in str(app.query_one("#status").render())
+
+
+async def test_errors_are_notifications_not_crashes(tmp_path):
+    app = KbApp(vault_with_sources(tmp_path), None, "test-model")  # no model: asking must fail politely
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a", *"anything", "enter")
+        await settle(pilot)
+        assert any("no model configured" in n.message for n in app._notifications)
+        assert app.is_running
+
+
+@pytest.fixture
+def snap_vault(tmp_path):
+    return vault_with_sources(tmp_path)
+
+
+def test_snapshot_main_screen(snap_compare, snap_vault):
+    async def ready(pilot):
+        await settle(pilot)
+    assert snap_compare(KbApp(snap_vault, None, "test-model"), terminal_size=SIZE, run_before=ready)
+
+
+def test_snapshot_help_screen(snap_compare, snap_vault):
+    async def ready(pilot):
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+    assert snap_compare(KbApp(snap_vault, None, "test-model"), terminal_size=SIZE, run_before=ready)
+
+
+def test_snapshot_search_results(snap_compare, snap_vault):
+    async def ready(pilot):
+        await settle(pilot)
+        await pilot.press("slash", *"compost")
+        await settle(pilot)
+    assert snap_compare(KbApp(snap_vault, None, "test-model"), terminal_size=SIZE, run_before=ready)
+
+
+def tmux(*args, check=True):
+    import subprocess
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=check)
+
+
+def wait_screen(session, needle, timeout=30.0):
+    import time
+    t0 = time.monotonic()
+    screen = ""
+    while time.monotonic() - t0 < timeout:
+        screen = tmux("capture-pane", "-p", "-t", session, check=False).stdout
+        if needle in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{needle!r} never appeared; screen was:\n{screen}")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_kb_tui_in_a_real_terminal(tmp_path):
+    """`kb tui` in tmux: the tree shows, a page opens by keyboard, q quits with exit code 0."""
+    import os
+    import sys
+    import time
+    vault = vault_with_sources(tmp_path)
+    session = f"kbtui{os.getpid()}"
+    done = tmp_path / "exit-code"
+    cmd = f"cd {vault.root} && {sys.executable} -m kb.cli tui; echo $? > {done}"
+    tmux("new-session", "-d", "-s", session, "-x", "130", "-y", "40", cmd)
+    try:
+        wait_screen(session, "Sources (5)")
+        wait_screen(session, "model: qwen2.5-coder-0.5b")
+        tmux("send-keys", "-t", session, "Down", "Down", "Down", "Enter")
+        wait_screen(session, "wiki/sources/Hot composting.md")
+        screen = wait_screen(session, "Summary")
+        assert "→ hot-composting.md" in wait_screen(session, "→")  # its links, to follow
+        tmux("send-keys", "-t", session, "q")
+        t0 = time.monotonic()
+        while not done.exists() and time.monotonic() - t0 < 20:
+            time.sleep(0.2)
+        assert done.read_text().strip() == "0"
+    finally:
+        tmux("kill-session", "-t", session, check=False)
