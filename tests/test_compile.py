@@ -4,13 +4,10 @@ runs the real model."""
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 import unicodedata
-from pathlib import Path
 
 import pytest
 
@@ -277,7 +274,6 @@ def test_ingest_copies_without_touching_originals(tmp_path):
 
 def test_progress_shows_counts_and_tokens_per_second():
     import io
-    from kb.compile import Report
     from kb.progress import CompileProgress
 
     class TTY(io.StringIO):

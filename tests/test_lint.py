@@ -6,7 +6,6 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import pytest
 
 from kb.compile import Compile
 from kb.lint import Lint

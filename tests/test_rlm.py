@@ -2,12 +2,10 @@
 
 import json
 
-import pytest
-
 from agents.fake_engine import FakeEngine
 from agents.rlm import RLM, Budget, describe, parse_reply
 from agents.sandbox import Limits
-from agents.trace import load, render
+from agents.trace import load
 from conftest import run_kb
 
 

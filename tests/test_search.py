@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from kb.vault import Page, Vault
+from kb.vault import Vault
 from tools.search import SearchIndex
 from conftest import CORPUS, run_kb, write
 from fakes import CompileFake

@@ -192,7 +192,7 @@ def test_kb_tui_in_a_real_terminal(tmp_path):
         wait_screen(session, "model: qwen2.5-coder-0.5b")
         tmux("send-keys", "-t", session, "Down", "Down", "Down", "Enter")
         wait_screen(session, "wiki/sources/Hot composting.md")
-        screen = wait_screen(session, "Summary")
+        wait_screen(session, "Summary")
         assert "→ hot-composting.md" in wait_screen(session, "→")  # its links, to follow
         tmux("send-keys", "-t", session, "q")
         t0 = time.monotonic()
