@@ -1,7 +1,6 @@
 """Engines: the fake's contract, and the real llama.cpp model in-process and behind a real
 OpenAI-compatible server, both returning schema-valid JSON for a prompt over 1,000 tokens."""
 
-import os
 import socket
 import subprocess
 import sys
