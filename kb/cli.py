@@ -235,6 +235,30 @@ def cmd_tui(ctx: Context) -> int:
     return 0
 
 
+def cmd_finetune_data(ctx: Context) -> int:
+    from kb.finetune_data import DataSettings, FinetuneData
+    quiet = ctx.args.json
+
+    def event(e: dict) -> None:
+        if not quiet and e.get("type") == "page_done" and (e["index"] % 10 == 0 or e["index"] == e["total"]):
+            print(f"[{e['index']}/{e['total']}] pages", file=sys.stderr, flush=True)
+
+    report = FinetuneData(ctx.vault, ctx.engine, DataSettings(per_page=ctx.args.per_page), on_event=event).run()
+    if ctx.args.json:
+        out(json.dumps(report.as_dict()))
+        return 0
+    out(f"{report.pages} pages ({report.generated} new or changed, {report.cached} cached), "
+        f"{report.model_calls} model calls in {report.seconds:.1f} s")
+    out(f"kept {report.kept} pairs: train {report.train} ({report.train_pages} pages), "
+        f"validation {report.validation} ({report.validation_pages} pages)")
+    if report.dropped:
+        out("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(report.dropped.items())))
+    for name, path in report.files.items():
+        out(f"{name}: {path}")
+    out("card: wiki/reports/finetune-data.md")
+    return 0
+
+
 def _ask_job(ctx: Context):
     """An Ask whose corpus is checked (an empty vault is an error) before the model loads."""
     from kb.ask import Ask, AskSettings
@@ -414,6 +438,11 @@ def build_parser() -> Parser:
 
     s = sub.add_parser("tui", help="the terminal interface: pages, search, ask, jobs (? for keys)")
     s.set_defaults(func=cmd_tui)
+
+    s = sub.add_parser("finetune-data", help="question/answer pairs from every page, for finetuning (JSONL)")
+    s.add_argument("--per-page", type=int, default=4, help="sentences asked about per page (default 4)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_finetune_data)
 
     s = sub.add_parser("ask", help="answer a question from the knowledge base ('-' reads stdin)")
     s.add_argument("question", nargs="+")

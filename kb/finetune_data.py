@@ -1,0 +1,222 @@
+"""`kb finetune-data`: question/answer pairs a model should answer closed-book, from every page.
+
+Code picks the sentences worth learning (names, numbers, claims); the model only turns one
+sentence into a question and a short answer; code keeps the pair only when the answer is in that
+sentence and the question does not give it away. So every answer is grounded in a sentence of its
+page, which is kept beside it. Each page also gives one passage item (what the wiki says about its
+title). Results are cached by page content, so a run only asks the model about new or changed
+pages; the JSONL files are rebuilt from the cache each time (cheap), deduplicated, capped per page
+and split train/validation by page, so no page's facts leak from training into validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Callable
+
+from kb import catalog
+from kb.concepts import sentences
+from kb.errors import KbError
+from kb.lint_text import normalise, plain
+from kb.vault import Page, Vault, atomic_write
+
+VERSION = 1
+SYSTEM = "You answer questions about the user's knowledge base from memory, briefly."
+SCHEMA = {"type": "object", "properties": {"question": {"type": "string"}, "answer": {"type": "string"}},
+          "required": ["question", "answer"]}
+STOP = set("the a an of to in on and or for with is are was were be by as at it this that from".split())
+
+
+@dataclass
+class DataSettings:
+    per_page: int = 4  # sentences asked about per page (the best-scored ones)
+    val_every: int = 7  # one page in N goes to validation (chosen by a hash of its path)
+
+
+@dataclass
+class DataReport:
+    pages: int = 0
+    generated: int = 0  # pages the model was asked about this run (new or changed)
+    cached: int = 0
+    model_calls: int = 0
+    kept: int = 0
+    dropped: dict = field(default_factory=dict)  # reason -> count
+    train: int = 0
+    validation: int = 0
+    train_pages: int = 0
+    validation_pages: int = 0
+    files: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def out_dir(vault: Vault):
+    return vault.state_dir / "finetune"
+
+
+def candidate_sentences(body: str, limit: int) -> list[str]:
+    """The page's most fact-dense sentences: numbers and names score, boilerplate does not."""
+    scored = []
+    for i, s in enumerate(sentences(plain(body))):
+        s = s.strip("“”\" ")
+        words = s.split()
+        if len(words) < 8 or len(s) > 300 or s.startswith(("Raw file:", "Quoted exactly")):
+            continue
+        score = len(re.findall(r"\d", s)) + 2 * len(re.findall(r"\b[A-Z][a-zA-Z0-9-]+", s[1:]))
+        scored.append((-score, i, s))
+    return [s for _, _, s in sorted(scored)[:limit]]
+
+
+def grounded(question: str, answer: str, support: str) -> str | None:
+    """Why a pair is dropped, or None when it is kept."""
+    q, a, s = normalise(question), normalise(answer), normalise(support)
+    if not a or not q or len(question) < 12 or not question.rstrip().endswith("?"):
+        return "not a question"
+    if len(a.split()) > 12:
+        return "answer too long"
+    if a not in s:
+        words = [w for w in a.split() if w not in STOP]
+        if not words or sum(w in s.split() for w in words) / len(words) < 0.8:
+            return "answer not in its sentence"
+    if a in q:
+        return "question gives the answer away"
+    return None
+
+
+class FinetuneData:
+    def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None,
+                 settings: DataSettings | None = None, on_event: Callable[[dict], None] | None = None):
+        self.vault = vault
+        self.engine_factory = engine_factory
+        self.settings = settings or DataSettings()
+        self.on_event = on_event or (lambda e: None)
+        self._engine = None
+
+    def pages(self) -> list[Page]:
+        out = []
+        for rel in self.vault.wiki_pages():
+            if rel.startswith("wiki/reports/") or rel.endswith(".kb-new.md"):
+                continue
+            try:
+                out.append(self.vault.read(rel))
+            except KbError:
+                continue
+        return out
+
+    def run(self) -> DataReport:
+        t0 = time.monotonic()
+        report = DataReport()
+        cache_dir = out_dir(self.vault) / "cache"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        items: list[dict] = []
+        pages = self.pages()
+        report.pages = len(pages)
+        for n, page in enumerate(pages):
+            digest = hashlib.sha256(page.body.encode()).hexdigest()[:24]
+            cache = cache_dir / f"{digest}-v{VERSION}.json"
+            if cache.exists():
+                data = json.loads(cache.read_text())
+                report.cached += 1
+            else:
+                data = self._generate(page, report)
+                atomic_write(cache, json.dumps(data, ensure_ascii=False) + "\n")
+                report.generated += 1
+            for why, k in data.get("dropped", {}).items():
+                report.dropped[why] = report.dropped.get(why, 0) + k
+            items += [dict(it, page=page.path) for it in data["items"]]
+            self.on_event({"type": "page_done", "index": n + 1, "total": len(pages), "path": page.path})
+        self._write(items, report)
+        report.seconds = time.monotonic() - t0
+        return report
+
+    def _generate(self, page: Page, report: DataReport) -> dict:
+        if self._engine is None:
+            if self.engine_factory is None:
+                raise KbError("no model to write questions with")
+            self._engine = self.engine_factory()
+        items, dropped = [], {}
+        for s in candidate_sentences(page.body, self.settings.per_page):
+            prompt = (f"Page: {page.title}\nSentence: {s}\n\nWrite one question that this sentence answers, "
+                      "and its short answer: a few words copied exactly from the sentence. Answer in JSON.")
+            reply = self._engine.chat([{"role": "user", "content": prompt}], json_schema=SCHEMA,
+                                      max_tokens=120, temperature=0.2)
+            report.model_calls += 1
+            try:
+                data = reply.json()
+                q, a = " ".join(str(data["question"]).split()), " ".join(str(data["answer"]).split()).strip(" .")
+            except Exception:
+                dropped["unreadable reply"] = dropped.get("unreadable reply", 0) + 1
+                continue
+            why = grounded(q, a, s)
+            if why:
+                dropped[why] = dropped.get(why, 0) + 1
+                continue
+            items.append({"kind": "qa", "question": q, "answer": a, "support": s})
+        summary = str(page.meta.get("description") or "").strip()
+        if summary and len(summary.split()) >= 6:  # the page's own one-line description
+            items.append({"kind": "passage", "question": f"What does the knowledge base say about {page.title}?",
+                          "answer": summary, "support": summary})
+        return {"items": items, "dropped": dropped}
+
+    def _write(self, items: list[dict], report: DataReport) -> None:
+        seen, per_page, kept = set(), {}, []
+        for it in items:
+            key = normalise(it["question"])
+            if key in seen:
+                report.dropped["duplicate"] = report.dropped.get("duplicate", 0) + 1
+                continue
+            if per_page.get(it["page"], 0) >= self.settings.per_page + 1:
+                continue
+            seen.add(key)
+            per_page[it["page"]] = per_page.get(it["page"], 0) + 1
+            kept.append(it)
+        report.kept = len(kept)
+        val_pages = {p for p in per_page if int(hashlib.sha256(p.encode()).hexdigest(), 16) % self.settings.val_every == 0}
+        if not val_pages and len(per_page) > 1:
+            val_pages = {sorted(per_page)[0]}
+        split = {"train": [it for it in kept if it["page"] not in val_pages],
+                 "validation": [it for it in kept if it["page"] in val_pages]}
+        for name, rows in split.items():
+            path = out_dir(self.vault) / f"{name}.jsonl"
+            atomic_write(path, "".join(json.dumps(row_of(it), ensure_ascii=False) + "\n" for it in rows))
+            report.files[name] = str(path)
+        report.train, report.validation = len(split["train"]), len(split["validation"])
+        report.train_pages = len({it["page"] for it in split["train"]})
+        report.validation_pages = len({it["page"] for it in split["validation"]})
+        self._card(report)
+
+    def _card(self, report: DataReport) -> None:
+        today = date.today().isoformat()
+        drops = ", ".join(f"{k}: {v}" for k, v in sorted(report.dropped.items())) or "none"
+        lines = ["# Finetuning data", "", f"> Written by `kb finetune-data` on {today}.", "", "## Counts", "",
+                 f"- Pages read: {report.pages} ({report.generated} asked about this run, {report.cached} from cache)",
+                 f"- Pairs kept: {report.kept}; train {report.train} from {report.train_pages} pages, "
+                 f"validation {report.validation} from {report.validation_pages} pages",
+                 f"- Dropped: {drops}", "", "## How it was made", "",
+                 "Code picks the sentences of each page with the most names and numbers; the model writes one "
+                 "question and a short answer per sentence; a pair is kept only if the answer is in its sentence "
+                 "and the question does not contain it. Each page adds one passage item (its description). "
+                 "Questions are deduplicated, at most "
+                 f"{self.settings.per_page + 1} items per page, and one page in {self.settings.val_every} "
+                 "(by a hash of its path) goes to validation, so validation facts are never trained on.", "",
+                 "## Files", "", *[f"- `{p}`" for p in report.files.values()], "",
+                 "Each line is `{\"messages\": [system, user, assistant], \"page\", \"support\", \"kind\"}`: "
+                 "`datasets.load_dataset(\"json\", data_files=...)` and TRL's SFTTrainer read it as is.", ""]
+        meta = {"title": "Finetuning data", "type": "report", "aliases": [], "tags": ["report", "finetune"],
+                "sources": [], "description": f"{report.train} train / {report.validation} validation pairs",
+                "created": today, "updated": today}
+        catalog.write_page(self.vault, Page("wiki/reports/finetune-data.md", meta, "\n".join(lines)))
+        catalog.write_index(self.vault)
+
+
+def row_of(it: dict) -> dict:
+    return {"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": it["question"]},
+                         {"role": "assistant", "content": it["answer"]}],
+            "page": it["page"], "support": it["support"], "kind": it["kind"], "answer": it["answer"]}
