@@ -31,7 +31,8 @@ $(WHEEL_DIR)/.built: | $(PY)
 
 $(STAMP): pyproject.toml $(WHEEL_DIR)/.built | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PY) -m pip install -q --disable-pip-version-check --find-links $(WHEEL_DIR) -e '.[server,dev]'
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check --find-links $(WHEEL_DIR) -e '.[server,dev,finetune]'
 	touch $@
 
 install: $(STAMP)

@@ -259,6 +259,68 @@ def cmd_finetune_data(ctx: Context) -> int:
     return 0
 
 
+def _closed_book(ctx: Context) -> int:
+    """Before and after finetuning, side by side, on the validation split."""
+    from agents.engine import make_engine
+    from kb import eval as kbeval
+    from kb.finetune_data import out_dir
+    data = out_dir(ctx.vault)
+    val = data / "validation.jsonl"
+    if not val.exists():
+        raise KbError(f"{val}: no validation split yet; run `kb finetune-data` first")
+    rows = [json.loads(line) for line in val.read_text().splitlines() if line.strip()]
+    if ctx.args.limit:
+        rows = rows[:ctx.args.limit]
+    latest = data / "latest.json"
+    info = json.loads(latest.read_text()) if latest.exists() else {}
+    runs = [("before", ctx.args.before or info.get("base") or ctx.config.model["name"])]
+    after = ctx.args.after or info.get("gguf")
+    if after:
+        runs.append(("after", after))
+    results = {}
+    for label, name in runs:
+        cfg = kbconfig.load(ctx.vault.config_path, ctx.env, {("model", "name"): name})
+        print(f"{label}: {name} ({len(rows)} questions)", file=sys.stderr, flush=True)
+        results[label] = (name, kbeval.closed_book(make_engine(cfg, ctx.models_dir), rows))
+    if ctx.args.json:
+        out(json.dumps({k: {"model": n, "results": r} for k, (n, r) in results.items()}))
+        return 0
+    out(f"closed-book, validation split: {len(rows)} questions from {len({r['page'] for r in rows})} pages")
+    for label, (name, r) in results.items():
+        ok = sum(x["correct"] for x in r)
+        out(f"  {label:<7} {Path(name).name:<40} {ok:>3}/{len(r)}  {ok / max(1, len(r)):.1%}")
+    if "after" not in results:
+        out("  (no finetuned model yet: run `kb finetune`)")
+    return 0
+
+
+def cmd_finetune(ctx: Context) -> int:
+    from kb import finetune as ft
+    from kb.finetune_data import out_dir
+    ft.require_extra()
+    base = ctx.args.base
+    base_path = models.resolve(base, ctx.models_dir)
+    name = ctx.args.name or f"{base}-{ctx.vault.root.name}-ft"
+    settings = ft.TrainSettings(epochs=ctx.args.epochs, minutes=ctx.args.minutes, lr=ctx.args.lr,
+                                rank=ctx.args.rank)
+    from kb.progress import TrainProgress
+    with TrainProgress(enabled=not ctx.args.json) as progress:
+        report = ft.train(base_path, out_dir(ctx.vault), out_dir(ctx.vault) / "runs" / name, ctx.models_dir,
+                          name, settings, on_event=progress.event)
+    info = report.as_dict() | {"base": base, "name": name}
+    from kb.vault import atomic_write
+    atomic_write(out_dir(ctx.vault) / "latest.json", json.dumps(info, indent=1) + "\n")
+    if ctx.args.json:
+        out(json.dumps(info))
+        return 0
+    out(f"trained {report.steps} steps ({report.epochs_done} epochs) on {report.examples} examples in "
+        f"{report.seconds:.0f} s, {report.tokens_per_s} tokens/s; loss {report.first_loss} -> {report.last_loss}; "
+        f"validation loss {report.val_loss_before} -> {report.val_loss_after}")
+    out(f"adapter: {report.adapter}")
+    out(f"model:   {report.gguf} (use it with --model {name}; compare with `kb eval --closed-book`)")
+    return 0
+
+
 def _ask_job(ctx: Context):
     """An Ask whose corpus is checked (an empty vault is an error) before the model loads."""
     from kb.ask import Ask, AskSettings
@@ -309,6 +371,10 @@ def cmd_ask(ctx: Context) -> int:
 def cmd_eval(ctx: Context) -> int:
     from kb import eval as kbeval
     from kb.ask import MODES
+    if ctx.args.closed_book:
+        return _closed_book(ctx)
+    if not ctx.args.qa:
+        raise UsageError("give a question set (QA.jsonl), or --closed-book")
     cases = kbeval.load_cases(Path(ctx.args.qa))
     modes = [m.strip() for m in ctx.args.mode.split(",") if m.strip()]
     bad = [m for m in modes if m not in MODES]
@@ -444,6 +510,16 @@ def build_parser() -> Parser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_finetune_data)
 
+    s = sub.add_parser("finetune", help="LoRA-finetune a bundled model on finetune-data (needs the finetune extra)")
+    s.add_argument("--base", default="smollm2-135m", help="the bundled model to start from (default smollm2-135m)")
+    s.add_argument("--name", help="name of the new model (default: BASE-VAULT-ft)")
+    s.add_argument("--epochs", type=float, default=3.0)
+    s.add_argument("--minutes", type=float, default=12.0, help="stop training after this long (default 12)")
+    s.add_argument("--lr", type=float, default=1e-3)
+    s.add_argument("--rank", type=int, default=16, help="LoRA rank")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_finetune)
+
     s = sub.add_parser("ask", help="answer a question from the knowledge base ('-' reads stdin)")
     s.add_argument("question", nargs="+")
     s.add_argument("--mode", choices=["rlm", "rag", "stuff"], default="rlm",
@@ -455,7 +531,11 @@ def build_parser() -> Parser:
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("eval", help="score answers to a question set (jsonl) per mode and type")
-    s.add_argument("qa", metavar="QA.jsonl")
+    s.add_argument("qa", metavar="QA.jsonl", nargs="?")
+    s.add_argument("--closed-book", action="store_true",
+                   help="the finetuning validation questions, no wiki: base model vs finetuned")
+    s.add_argument("--before", metavar="MODEL", help="with --closed-book: the model before (default: the base)")
+    s.add_argument("--after", metavar="MODEL", help="with --closed-book: the model after (default: the last finetune)")
     s.add_argument("--mode", default="rlm", help="comma-separated: rlm,rag,stuff")
     s.add_argument("--limit", type=int, help="only the first N questions")
     s.add_argument("--json", action="store_true", help="the raw per-question results")

@@ -103,3 +103,18 @@ def table(results: list[Result]) -> str:
 
 def as_json(results: list[Result]) -> str:
     return json.dumps([asdict(r) for r in results], ensure_ascii=False)
+
+
+def closed_book(engine, rows: list[dict], max_tokens: int = 48) -> list[dict]:
+    """Validation questions with no wiki: what the model knows in its weights. An answer counts
+    when the pair's short answer occurs in the reply (case and punctuation ignored)."""
+    from kb.finetune_data import SYSTEM
+    from kb.lint_text import normalise
+    out = []
+    for row in rows:
+        q = row["messages"][1]["content"]
+        reply = engine.chat([{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}],
+                            max_tokens=max_tokens, temperature=0.0)
+        out.append({"question": q, "answer": row["answer"], "reply": reply.text.strip(),
+                    "correct": normalise(row["answer"]) in normalise(reply.text)})
+    return out

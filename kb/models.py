@@ -123,6 +123,8 @@ def resolve(name: str, mdir: Path) -> Path:
             raise ModelError(f"model file {p} is corrupt; run `kb models fetch {name} --force`") from None
         return p
     p = Path(name).expanduser()
+    if not p.exists() and (mdir / f"{name}.gguf").exists():  # a finetuned model, by its name
+        p = mdir / f"{name}.gguf"
     if not p.exists() and not name.endswith(".gguf") and "/" not in name:
         raise ModelError(f"unknown model '{name}'; use one of {', '.join(BUNDLED)} or a path to a .gguf file")
     check_gguf(p)

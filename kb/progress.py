@@ -77,3 +77,46 @@ class CompileProgress:
             w(f"  failed   {err}" if err.startswith(path) else f"  failed   {path}: {err}")
         for c in report.conflicts:
             w(f"  conflict {c}")
+
+
+class TrainProgress:
+    """Finetuning progress: steps done/total, loss and tokens/s (rich on a terminal, lines otherwise)."""
+
+    def __init__(self, enabled: bool = True, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = enabled and self.stream.isatty()
+        self._progress = None
+        self._task = None
+
+    def __enter__(self):
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("loss {task.fields[loss]:.3f}"),
+                                      TextColumn("{task.fields[tps]:>6.0f} tok/s"), TimeElapsedColumn(),
+                                      console=Console(file=self.stream))
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._progress:
+            self._progress.__exit__(*exc)
+
+    def event(self, e: dict) -> None:
+        if not self.enabled:
+            return
+        if e["type"] == "stage":
+            if self._progress:
+                self._progress.console.print(e["name"])
+            else:
+                print(e["name"], file=self.stream, flush=True)
+        elif e["type"] == "step":
+            if self._progress:
+                if self._task is None:
+                    self._task = self._progress.add_task("training", total=e["total"], loss=0.0, tps=0.0)
+                self._progress.update(self._task, completed=e["step"], loss=e["loss"], tps=e["tokens_per_s"])
+            elif e["step"] % 10 == 0 or e["step"] == e["total"]:
+                print(f"step {e['step']}/{e['total']} loss {e['loss']:.3f} {e['tokens_per_s']:.0f} tok/s",
+                      file=self.stream, flush=True)
