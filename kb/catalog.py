@@ -10,16 +10,33 @@ from kb.errors import PageEditedError, PageError
 from kb.vault import Page, Vault
 
 
+_SEEN: dict[tuple[str, str], tuple[tuple[int, int], tuple[str, str, str]]] = {}
+
+
 def index_entries(vault: Vault) -> list[tuple[str, str, str]]:
+    """(path, title, description) of every wiki page. A long-lived process (the watcher, the TUI)
+    rebuilds the index after every source: pages whose size and mtime did not move are not parsed
+    again."""
     out = []
     for path in vault.wiki_pages():
         if path.endswith(".kb-new.md"):
             continue
         try:
+            st = os.stat(vault.root / vault.on_disk(path))
+        except OSError:
+            continue
+        key, stamp = (str(vault.root), path), (st.st_size, st.st_mtime_ns)
+        hit = _SEEN.get(key)
+        if hit and hit[0] == stamp:
+            out.append(hit[1])
+            continue
+        try:
             page = vault.read(path)
         except PageError:
             continue
-        out.append((path, page.title, str(page.meta.get("description") or "")))
+        entry = (path, page.title, str(page.meta.get("description") or ""))
+        _SEEN[key] = (stamp, entry)
+        out.append(entry)
     return out
 
 

@@ -410,8 +410,8 @@ class Compile:
         import hashlib
         h = hashlib.sha256()
         for rel in ["index.md", *self.vault.wiki_pages()]:
-            try:
-                st = self.vault.abspath(rel).stat()
+            try:  # listed by walking the vault: inside it by construction, no need to resolve
+                st = os.stat(self.vault.root / self.vault.on_disk(rel))
             except FileNotFoundError:
                 continue
             h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())

@@ -177,6 +177,10 @@ class Vault:
     def wiki_pages(self) -> list[str]:
         return self.notes("wiki")
 
+    def on_disk(self, rel: str) -> str:
+        """How a path listed by files() is spelled on disk (NFD names stay NFD there)."""
+        return self._on_disk.get(nfc(rel), rel)
+
     def abspath(self, rel: str) -> Path:
         rel = self._on_disk.get(nfc(rel), rel)
         p = (self.root / rel).resolve()
