@@ -107,6 +107,9 @@ async def test_ask_shows_the_trace_cells_and_the_answer(tmp_path):
         answer = app.query_one("#answer", Markdown).source
         assert "2-3% salt" in answer and "Sources:" in answer
         assert engine.calls >= 2
+        app._trace_event({"type": "output", "output": "hits ...\nanswer = A draft answer (x.md)"})
+        await pilot.pause()
+        assert "A draft answer" in app.query_one("#answer", Markdown).source  # shown before the run ends
 
 
 async def test_compile_from_the_tui_reaches_100_percent(tmp_path):

@@ -181,7 +181,7 @@ class KbApp(App):
     def run_ask(self, question: str) -> None:
         from kb.ask import Ask
         trace = self.query_one(TraceView)
-        job = Ask(self.vault, self.engine(), on_event=lambda e: self.call_from_thread(trace.event, e))
+        job = Ask(self.vault, self.engine(), on_event=lambda e: self.call_from_thread(self._trace_event, e))
         ans = job.answer(question, self.ask_mode)
         from kb.pages import link
         cites = ", ".join(link(p, t) for p, t in ans.cited)
@@ -191,6 +191,16 @@ class KbApp(App):
         if ans.seconds and ans.completion_tokens:
             self.tps = ans.completion_tokens / ans.seconds
         self.call_from_thread(self.update_status)
+
+    def _trace_event(self, e: dict) -> None:
+        """Each step into the trace; the agent's draft answer into the answer pane as soon as a
+        cell prints one, replaced by the final answer when the run ends."""
+        self.query_one(TraceView).event(e)
+        if e.get("type") == "output":
+            draft = [line[len("answer = "):] for line in str(e.get("output", "")).splitlines()
+                     if line.startswith("answer = ")]
+            if draft and "not in the knowledge base" not in draft[-1].lower():
+                self.query_one("#answer", Markdown).update(f"*draft:* {draft[-1]}")
 
     def engine(self):
         if self._engine is None:
