@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from kb import catalog, markdown
+from kb import markdown
+from kb import pages as pages_mod
 from kb import concepts as C
 from kb.errors import PageError
 from kb.ingest import file_hash
@@ -57,11 +58,12 @@ class Snapshot:
     parsed: dict[str, markdown.Parsed]
     graph: Graph
     manifest: Manifest
+    empty: dict[str, list[str]] = field(default_factory=dict)  # note -> headings with nothing under them
 
     @classmethod
     def load(cls, vault: Vault) -> "Snapshot":
         files = vault.files()
-        pages, bad, parsed = {}, {}, {}
+        pages, bad, parsed, empty = {}, {}, {}, {}
         for rel in files:
             if not rel.lower().endswith(".md") or rel.startswith("raw/") or rel.endswith(".kb-new.md"):
                 continue
@@ -73,9 +75,11 @@ class Snapshot:
                 page = Page(rel, {}, _after_frontmatter(text))
             else:
                 pages[rel] = page
-            parsed[rel] = markdown.parse(page.body)
+            tokens = markdown.parser().parse(page.body)  # once, for links and for sections
+            parsed[rel] = markdown.parse(page.body, tokens)
+            empty[rel] = empty_sections(page.body, tokens)
         graph = build_graph(LinkIndex(files), parsed)
-        return cls(vault, files, pages, bad, parsed, graph, Manifest.load(vault))
+        return cls(vault, files, pages, bad, parsed, graph, Manifest.load(vault), empty)
 
     def wiki(self) -> list[str]:
         return [p for p in self.parsed if p.startswith("wiki/") and not p.startswith(REPORTS)]
@@ -292,15 +296,15 @@ def check_sections(s: Snapshot) -> list[Finding]:
     for rel in sorted(s.parsed):
         if rel in CATALOGUES or rel.startswith(REPORTS) or rel not in s.pages:
             continue
-        for heading in empty_sections(s.pages[rel].body):
+        for heading in s.empty.get(rel, []):
             out.append(Finding("empty-section", "warning", f"{rel}: section '{heading}' is empty", [rel],
                                data={"heading": heading}))
     return out
 
 
-def empty_sections(body: str) -> list[str]:
+def empty_sections(body: str, tokens: list | None = None) -> list[str]:
     """Headings with nothing under them before the next heading of the same or a higher level."""
-    tokens = markdown.parser().parse(body)
+    tokens = markdown.parser().parse(body) if tokens is None else tokens
     open_: list[list] = []  # [level, title, has_content]
     empty = []
     i = 0
@@ -325,7 +329,11 @@ def empty_sections(body: str) -> list[str]:
 
 
 def check_index(s: Snapshot) -> list[Finding]:
-    if catalog.index_is_current(s.vault):
+    """The index as kb would write it now, from the pages already read, against index.md."""
+    entries = [(rel, page.title, str(page.meta.get("description") or ""))
+               for rel, page in sorted(s.pages.items()) if rel.startswith("wiki/")]
+    current = s.pages.get("index.md")
+    if current is not None and current.body == pages_mod.index_page(entries).body:
         return []
     return [Finding("index-stale", "warning", "index.md does not list the wiki as it is now", ["index.md"],
                     fixable=True)]

@@ -139,9 +139,10 @@ class Parsed:
     blocks: set[str]
 
 
-def parse(body: str) -> Parsed:
-    """Links, headings and block ids of a page body, in one pass over the token stream."""
-    tokens = parser().parse(body)
+def parse(body: str, tokens: list | None = None) -> Parsed:
+    """Links, headings and block ids of a page body, in one pass over the token stream (pass
+    `tokens` when the caller has parsed the body already and reads them for something else)."""
+    tokens = parser().parse(body) if tokens is None else tokens
     links: list[Link] = []
     headings: list[str] = []
     blocks: set[str] = set()
