@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from agents.engine import Engine, Reply
 from agents.sandbox import Limits, Sandbox
-from agents.trace import Trace
+from agents.trace import Trace, clip
 
 PROMPTS = Path(__file__).with_name("prompts")
 CODE_BLOCK = re.compile(r"```(repl|python|py)?[ \t]*\n(.*?)```", re.S)
@@ -203,7 +203,7 @@ class RLM:
                            killed=res.killed, seconds=round(res.seconds, 3), calls=len(res.calls))
                 shown = (res.output + (res.error or "") + (f"\n[{res.killed}]" if res.killed else "")).strip()
                 history.append({"role": "assistant", "content": f"```repl\n{first_cell}\n```"})
-                history.append({"role": "user", "content": "REPL output:\n" + _clip(shown or "(no output)",
+                history.append({"role": "user", "content": "REPL output:\n" + clip(shown or "(no output)",
                                 b.output_chars) + "\n\nIf this answers the task, reply FINAL_VAR(answer). "
                                 "Otherwise write code to look further."})
                 last_blocks = [first_cell + "\n"]
@@ -257,7 +257,7 @@ class RLM:
                     shown = (res.output + (res.error or "") + (f"\n[{res.killed}]" if res.killed else "")).strip()
                     if res.output.strip():
                         partial = res.output.strip()
-                    feedback.append(_clip(shown or "(no output)", b.output_chars))
+                    feedback.append(clip(shown or "(no output)", b.output_chars))
                     cell_failed = cell_failed or not res.ok
                     if res.final:
                         done = res.final["value"]
@@ -338,7 +338,3 @@ class RLM:
         if final_text and final_text.strip().lower() in {"...", "answer", "your answer", "your best answer"}:
             return None
         return final_text
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[:n] + f"\n... [{len(text) - n:,} more characters not shown]"

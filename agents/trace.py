@@ -75,9 +75,10 @@ def list_runs(directory: Path) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.jsonl")) if directory.is_dir() else []
 
 
-def _clip(text: str, n: int) -> str:
+def clip(text: str, n: int) -> str:
+    """At most n characters, and a note of how many were left out (for the model and for people)."""
     text = text or ""
-    return text if len(text) <= n else text[:n] + f" ... [{len(text) - n} more chars]"
+    return text if len(text) <= n else text[:n] + f"\n... [{len(text) - n:,} more characters not shown]"
 
 
 def render(events: list[Event], width: int = 2000) -> str:
@@ -93,21 +94,21 @@ def render(events: list[Event], width: int = 2000) -> str:
         elif kind == "llm":
             out.append(f"{t} ROOT MODEL call {e.get('iteration')}: {e.get('prompt_tokens')} prompt "
                        f"+ {e.get('completion_tokens')} tokens in {e.get('seconds', 0):.1f}s")
-            out.append("    " + _clip(e.get("text", ""), width).replace("\n", "\n    "))
+            out.append("    " + clip(e.get("text", ""), width).replace("\n", "\n    "))
         elif kind == "code":
             out.append(f"{t} CELL {e.get('iteration')}.{e.get('cell')}")
-            out.append("    >>> " + _clip(e.get("code", ""), width).replace("\n", "\n    ... "))
+            out.append("    >>> " + clip(e.get("code", ""), width).replace("\n", "\n    ... "))
         elif kind == "output":
             status = e.get("killed") or ("error" if e.get("error") else "ok")
             out.append(f"{t} OUTPUT ({status}, {e.get('seconds', 0):.2f}s)")
             body = (e.get("output") or "") + (e.get("error") or "") + (
                 ("\n" + e["killed"]) if e.get("killed") else "")
-            out.append("    " + _clip(body, width).replace("\n", "\n    "))
+            out.append("    " + clip(body, width).replace("\n", "\n    "))
         elif kind == "subcall":
             out.append(f"{t} SUB-CALL {e.get('fn')}: {e.get('prompt_tokens', 0)} + "
                        f"{e.get('completion_tokens', 0)} tokens, {e.get('seconds', 0):.1f}s")
-            out.append("    in:  " + _clip(str(e.get("input", "")), 300).replace("\n", " "))
-            out.append("    out: " + _clip(str(e.get("output", "")), 300).replace("\n", " "))
+            out.append("    in:  " + clip(str(e.get("input", "")), 300).replace("\n", " "))
+            out.append("    out: " + clip(str(e.get("output", "")), 300).replace("\n", " "))
         elif kind == "note":
             out.append(f"{t} NOTE {e.get('text')}")
         elif kind == "end":
@@ -116,7 +117,7 @@ def render(events: list[Event], width: int = 2000) -> str:
                        f"seconds={e.get('seconds', 0):.1f}")
             if e.get("reason"):
                 out.append(f"           reason: {e['reason']}")
-            out.append("    ANSWER: " + _clip(str(e.get("answer")), width).replace("\n", "\n    "))
+            out.append("    ANSWER: " + clip(str(e.get("answer")), width).replace("\n", "\n    "))
         else:
             out.append(f"{t} {kind} {json.dumps({k: v for k, v in e.items() if k not in ('t', 'type')})[:300]}")
     return "\n".join(out)
