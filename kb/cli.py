@@ -171,12 +171,16 @@ def cmd_ingest(ctx: Context) -> int:
     return 0
 
 
-def cmd_compile(ctx: Context) -> int:
-    from kb.compile import Compile, Settings
-    from kb.progress import CompileProgress
+def _compile_settings(ctx: Context):
+    from kb.compile import Settings
     c = ctx.config["compile"]
-    settings = Settings(max_source_mb=c["max_source_mb"], chunk_chars=c["chunk_chars"],
-                        max_concepts=c["max_concepts"])
+    return Settings(max_source_mb=c["max_source_mb"], chunk_chars=c["chunk_chars"], max_concepts=c["max_concepts"])
+
+
+def cmd_compile(ctx: Context) -> int:
+    from kb.compile import Compile
+    from kb.progress import CompileProgress
+    settings = _compile_settings(ctx)
     progress = CompileProgress(enabled=not ctx.args.json)
     job = Compile(ctx.vault, ctx.engine, settings, on_event=progress.event)
     with progress:
@@ -212,11 +216,8 @@ def cmd_lint(ctx: Context) -> int:
 
 def cmd_watch(ctx: Context) -> int:
     import time as _time
-    from kb.compile import Settings
     from kb.watch import Watcher, serve
-    c = ctx.config["compile"]
-    settings = Settings(max_source_mb=c["max_source_mb"], chunk_chars=c["chunk_chars"],
-                        max_concepts=c["max_concepts"])
+    settings = _compile_settings(ctx)
 
     def log(line: str) -> None:
         out(f"{_time.strftime('%H:%M:%S')} {line}")
@@ -226,11 +227,8 @@ def cmd_watch(ctx: Context) -> int:
 
 
 def cmd_tui(ctx: Context) -> int:
-    from kb.compile import Settings
     from kb.tui.app import run
-    c = ctx.config["compile"]
-    settings = Settings(max_source_mb=c["max_source_mb"], chunk_chars=c["chunk_chars"],
-                        max_concepts=c["max_concepts"])
+    settings = _compile_settings(ctx)
     run(ctx.vault, ctx.engine, str(ctx.config.model["name"]), settings)
     return 0
 
