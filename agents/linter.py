@@ -25,10 +25,13 @@ PROMPTS = {
                       "then say in one sentence which value differs."),
     "claim": ("Source text:\n{passage}\n\nClaim: {claim}\n\nIs the claim supported by the source text? "
               "Answer yes or no, then one sentence why."),
-    "gap": ("A wiki page about {title}:\n\n{text}\n\nWrite exactly three lines:\n"
-            "QUESTION: a question a reader would ask next that this page does not answer\n"
-            "TOPIC: a related topic that deserves its own page (a short name)\n"
-            "ASK: a question this page answers well"),
+    # one narrow request per call: asked for three labelled lines, the 0.5B model writes one question
+    "gap": ("A wiki page about {title}:\n\n{text}\n\nWrite one question a reader would ask next that "
+            "this page does not answer. Reply with the question only."),
+    "topic": ("A wiki page about {title}:\n\n{text}\n\nName one related topic that deserves its own "
+              "page. Reply with the name only, a few words."),
+    "ask": ("A wiki page about {title}:\n\n{text}\n\nWrite one question that this page answers well. "
+            "Reply with the question only."),
 }
 
 FIRST_CELL = '''verdicts = {}
@@ -39,8 +42,9 @@ for c in claims:
     verdicts[c["id"]] = llm_query(prompts["claim"].format(**c))
     print(c["id"], "->", verdicts[c["id"]][:100])
 for h in hubs:
-    verdicts[h["id"]] = llm_query(prompts["gap"].format(**h))
-    print(h["id"], "->", verdicts[h["id"]][:160])
+    for kind in ("gap", "topic", "ask"):
+        verdicts[kind + "-" + h["id"]] = llm_query(prompts[kind].format(**h))
+        print(kind, h["id"], "->", verdicts[kind + "-" + h["id"]][:160])
 checked = dict(verdicts)
 print(len(verdicts), "checks done")'''
 
@@ -57,7 +61,7 @@ def model_checks(vault, snap: Snapshot, raw: dict[str, str], engine, settings, o
     judged = contradictions[:settings.max_contradictions]  # all are reported; these get a verdict
     missing, weak = _claims(snap, raw, settings.max_claims)
     hubs = _hubs(snap, settings.max_gap_pages)
-    n = len(judged) + len(weak) + len(hubs)
+    n = len(judged) + len(weak) + 3 * len(hubs)
     findings = list(missing) + _connections(snap, raw)
     verdicts: dict = {}
     info = {"model": str(getattr(engine, "model", "") or ""), "candidates": n}
@@ -167,7 +171,7 @@ def _hubs(snap: Snapshot, limit: int) -> list[dict]:
         if page is not None and page.meta.get("type") == "concept":
             n = len(page.meta.get("sources") or []) if isinstance(page.meta.get("sources"), list) else 0
             scored.append((-n, rel))
-    return [{"id": f"gap-{i + 1}", "path": rel, "title": snap.pages[rel].title,
+    return [{"id": f"{i + 1}", "path": rel, "title": snap.pages[rel].title,
              "text": snap.pages[rel].body[:2500]} for i, (_, rel) in enumerate(sorted(scored)[:limit])]
 
 
@@ -195,24 +199,34 @@ def _suggestions(snap: Snapshot, hubs: list[dict], verdicts: dict) -> list[Findi
     titles = {C.concept_key(p.title): rel for rel, p in snap.pages.items()}
     out = []
     for h in hubs:
-        reply = str(verdicts.get(h["id"], ""))
-        fields = {k.upper(): v.strip() for k, v in re.findall(r"(?im)^\W*(question|topic|ask)\W*:\s*(.+)$", reply)}
-        if fields.get("QUESTION"):
-            out.append(Finding("gap", "suggestion", f"{h['title']} leaves open: {fields['QUESTION']}", [h["path"]]))
-        topic = fields.get("TOPIC", "").strip(" .\"'*")
-        if topic and len(topic) <= 80:
-            existing = titles.get(C.concept_key(topic))
-            if existing and existing != h["path"]:
-                linked = {r.target for r in snap.graph.outlinks.get(h["path"], [])}
-                if existing not in linked:
-                    out.append(Finding("connection", "suggestion",
-                                       f"{h['title']} could link {snap.pages[existing].title}", [h["path"], existing]))
-            elif not existing:
-                out.append(Finding("candidate-article", "suggestion",
-                                   f"a page on “{topic}” (suggested from {h['title']})", [h["path"]]))
-        if fields.get("ASK"):
-            out.append(Finding("question", "suggestion", f"kb ask \"{fields['ASK']}\"", [h["path"]]))
+        gap, ask = _question(verdicts.get("gap-" + h["id"])), _question(verdicts.get("ask-" + h["id"]))
+        if gap:
+            out.append(Finding("gap", "suggestion", f"{h['title']} leaves open: {gap}", [h["path"]]))
+        if ask and ask != gap:
+            out.append(Finding("question", "suggestion", f"kb ask \"{ask}\"", [h["path"]]))
+        topic = _first_line(str(verdicts.get("topic-" + h["id"], ""))).strip(" .\"'*#")
+        topic = re.sub(r"(?i)^(topic|name)\s*:\s*", "", topic)
+        if not topic or len(topic) > 60 or C.concept_key(topic) == C.concept_key(h["title"]):
+            continue
+        existing = titles.get(C.concept_key(topic))
+        if existing:
+            linked = {r.target for r in snap.graph.outlinks.get(h["path"], [])}
+            if existing not in linked:
+                out.append(Finding("connection", "suggestion",
+                                   f"{h['title']} could link {snap.pages[existing].title}", [h["path"], existing]))
+        else:
+            out.append(Finding("candidate-article", "suggestion",
+                               f"a page on “{topic}” (suggested from {h['title']})", [h["path"]]))
     return out
+
+
+def _question(reply) -> str | None:
+    """The first line of a reply that is a question, without a label."""
+    for line in str(reply or "").splitlines():
+        line = re.sub(r"(?i)^\W*(question|ask|q)\s*:\s*", "", line.strip()).strip(" *\"")
+        if line.endswith("?") and 10 <= len(line) <= 200:
+            return line
+    return None
 
 
 def _tools(wiki: dict[str, str], raw: dict[str, str]):

@@ -1,8 +1,8 @@
 """`kb finetune-data`: question/answer pairs a model should answer closed-book, from every page.
 
-Code picks the sentences worth learning (names, numbers, claims); the model only turns one
-sentence into a question and a short answer; code keeps the pair only when the answer is in that
-sentence and the question does not give it away. So every answer is grounded in a sentence of its
+Code picks the sentences worth learning (names, numbers, claims) and, in each, the answer (a
+number with its unit, or a name); the model only writes a question whose answer that is; code
+keeps the pair only when it reads as a question that does not give the answer away. So every answer is grounded in a sentence of its
 page, which is kept beside it. Each page also gives one passage item (what the wiki says about its
 title). Results are cached by page content, so a run only asks the model about new or changed
 pages; the JSONL files are rebuilt from the cache each time (cheap), deduplicated, capped per page
@@ -25,10 +25,9 @@ from kb.errors import KbError
 from kb.lint_text import normalise, plain
 from kb.vault import Page, Vault, atomic_write
 
-VERSION = 1
+VERSION = 2
 SYSTEM = "You answer questions about the user's knowledge base from memory, briefly."
-SCHEMA = {"type": "object", "properties": {"question": {"type": "string"}, "answer": {"type": "string"}},
-          "required": ["question", "answer"]}
+SCHEMA = {"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]}
 STOP = set("the a an of to in on and or for with is are was were be by as at it this that from".split())
 
 
@@ -61,6 +60,13 @@ def out_dir(vault: Vault):
     return vault.state_dir / "finetune"
 
 
+NUMBER_SPAN = re.compile(r"\d[\d,.]*(?:\s*[-–]\s*\d[\d,.]*)?\s*(?:%|x|×|°C|k\b|K\b|M\b|B\b|billion|million|GB|MB|TB|ms|tokens|GPUs?|"
+                         r"layers|experts|steps|days|weeks|hours|parameters|params)?")
+NAME_SPAN = re.compile(r"(?<!^)(?<![.!?] )\b([A-Z][\w-]*(?:\s+(?:of\s+)?[A-Z][\w-]*){0,3})")
+QUESTION_START = re.compile(r"(?i)^(what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|"
+                            r"can|could|should|would|will|in|on|according)\b")
+
+
 def candidate_sentences(body: str, limit: int) -> list[str]:
     """The page's most fact-dense sentences: numbers and names score, boilerplate does not."""
     scored = []
@@ -74,6 +80,28 @@ def candidate_sentences(body: str, limit: int) -> list[str]:
     return [s for _, _, s in sorted(scored)[:limit]]
 
 
+def answer_span(sentence: str) -> str | None:
+    """What a question about this sentence should have as its answer: a number with its unit, or
+    else a name (not the sentence's first word). Chosen by code, so the answer is in the sentence
+    by construction; the model only writes the question."""
+    for m in NUMBER_SPAN.finditer(sentence):
+        span = m.group(0).strip(" ,.")
+        if not re.fullmatch(r"(19|20)\d\d", span) and len(span) >= 1:
+            return span
+    names = [m.group(1) for m in NAME_SPAN.finditer(sentence) if m.group(1).lower() not in STOP]
+    names = [n for n in names if len(n) >= 3]
+    return max(names, key=len) if names else None
+
+
+def as_question(text: str) -> str | None:
+    q = " ".join(str(text).split()).strip(" \"'")
+    if not q:
+        return None
+    if not q.endswith("?") and QUESTION_START.match(q):
+        q += "?"
+    return q if q.endswith("?") else None
+
+
 def grounded(question: str, answer: str, support: str) -> str | None:
     """Why a pair is dropped, or None when it is kept."""
     q, a, s = normalise(question), normalise(answer), normalise(support)
@@ -85,7 +113,7 @@ def grounded(question: str, answer: str, support: str) -> str | None:
         words = [w for w in a.split() if w not in STOP]
         if not words or sum(w in s.split() for w in words) / len(words) < 0.8:
             return "answer not in its sentence"
-    if a in q:
+    if re.search(r"(?<!\w)" + re.escape(a) + r"(?!\w)", q):
         return "question gives the answer away"
     return None
 
@@ -143,22 +171,25 @@ class FinetuneData:
             self._engine = self.engine_factory()
         items, dropped = [], {}
         for s in candidate_sentences(page.body, self.settings.per_page):
-            prompt = (f"Page: {page.title}\nSentence: {s}\n\nWrite one question that this sentence answers, "
-                      "and its short answer: a few words copied exactly from the sentence. Answer in JSON.")
+            span = answer_span(s)
+            if not span:
+                dropped["nothing to ask about"] = dropped.get("nothing to ask about", 0) + 1
+                continue
+            prompt = (f"Page: {page.title}\nSentence: {s}\n\nWrite one question about this sentence whose answer "
+                      f"is exactly: {span}\nDo not put the answer in the question. Answer in JSON.")
             reply = self._engine.chat([{"role": "user", "content": prompt}], json_schema=SCHEMA,
-                                      max_tokens=120, temperature=0.2)
+                                      max_tokens=80, temperature=0.2)
             report.model_calls += 1
             try:
-                data = reply.json()
-                q, a = " ".join(str(data["question"]).split()), " ".join(str(data["answer"]).split()).strip(" .")
+                q = as_question(reply.json()["question"])
             except Exception:
                 dropped["unreadable reply"] = dropped.get("unreadable reply", 0) + 1
                 continue
-            why = grounded(q, a, s)
+            why = grounded(q or "", span, s)
             if why:
                 dropped[why] = dropped.get(why, 0) + 1
                 continue
-            items.append({"kind": "qa", "question": q, "answer": a, "support": s})
+            items.append({"kind": "qa", "question": q, "answer": span, "support": s})
         summary = str(page.meta.get("description") or "").strip()
         if summary and len(summary.split()) >= 6:  # the page's own one-line description
             items.append({"kind": "passage", "question": f"What does the knowledge base say about {page.title}?",
@@ -200,9 +231,10 @@ class FinetuneData:
                  f"- Pairs kept: {report.kept}; train {report.train} from {report.train_pages} pages, "
                  f"validation {report.validation} from {report.validation_pages} pages",
                  f"- Dropped: {drops}", "", "## How it was made", "",
-                 "Code picks the sentences of each page with the most names and numbers; the model writes one "
-                 "question and a short answer per sentence; a pair is kept only if the answer is in its sentence "
-                 "and the question does not contain it. Each page adds one passage item (its description). "
+                 "Code picks the sentences of each page with the most names and numbers, and in each the "
+                 "answer (a number with its unit, or a name); the model writes a question with that answer; a "
+                 "pair is kept only if it is a question that does not contain its answer. Each page adds one "
+                 "passage item (its description). "
                  "Questions are deduplicated, at most "
                  f"{self.settings.per_page + 1} items per page, and one page in {self.settings.val_every} "
                  "(by a hash of its path) goes to validation, so validation facts are never trained on.", "",

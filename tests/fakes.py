@@ -53,6 +53,10 @@ class LintFake:
                 out = "Yes. The two passages give different values."
             elif "Is the claim supported" in user:
                 out = "No. The source does not say this."
+            elif "does not answer" in user:
+                out = "How long does it take?"
+            elif "Name one related topic" in user:
+                out = "Mycorrhizal fungi"
             else:
-                out = "QUESTION: How long does it take?\nTOPIC: Mycorrhizal fungi\nASK: What is it?"
+                out = "QUESTION: What is it?"
         return Reply(text=out, usage=Usage(len(user) // 4, len(out) // 4))

@@ -5,7 +5,7 @@ import json
 import shutil
 
 from kb.compile import Compile
-from kb.finetune_data import FinetuneData, candidate_sentences, grounded
+from kb.finetune_data import FinetuneData, answer_span, as_question, candidate_sentences, grounded
 from kb.lint_text import normalise
 from kb.vault import Vault
 from conftest import ROOT
@@ -15,7 +15,7 @@ SAMPLES = sorted((ROOT / "vault" / "raw").glob("*.md"))
 
 
 class QAFake:
-    """Asks about the sentence's last three words; every third reply invents an answer."""
+    """Writes a question about the sentence's opening words; every third one gives the answer away."""
 
     name = "qa-fake"
 
@@ -25,11 +25,12 @@ class QAFake:
     def chat(self, messages, *, json_schema=None, **kw):
         from agents.engine import Reply, Usage
         self.calls += 1
-        sentence = messages[-1]["content"].split("Sentence: ", 1)[1].split("\n", 1)[0]
-        words = sentence.rstrip(".").split()
-        answer = " ".join(words[-3:]) if self.calls % 3 else "purple elephants"
-        out = json.dumps({"question": f"What does the note say about {words[0]} {words[1]}?", "answer": answer})
-        return Reply(text=out, usage=Usage(50, 20))
+        prompt = messages[-1]["content"]
+        sentence = prompt.split("Sentence: ", 1)[1].split("\n", 1)[0]
+        span = prompt.split("whose answer is exactly: ", 1)[1].split("\n", 1)[0]
+        words = sentence.split()
+        q = f"Is it {span}?" if self.calls % 3 == 0 else f"what does the note say about {words[0]} {words[1]}"
+        return Reply(text=json.dumps({"question": q}), usage=Usage(50, 20))
 
 
 def compiled(tmp_path) -> Vault:
@@ -46,6 +47,9 @@ def test_grounding_rules():
     assert grounded("What temperature does it reach?", "100 °C", s) == "answer not in its sentence"
     assert grounded("Does it reach 55-65 °C?", "55-65 °C", s) == "question gives the answer away"
     assert grounded("temperature", "55-65 °C", s) == "not a question"
+    assert answer_span("Brine it to about 2-3% salt by weight for Kimchi.") == "2-3%"
+    assert answer_span("The recipe was written down by Maangchi in Seoul.") == "Maangchi"
+    assert as_question("what is the salt ratio") == "what is the salt ratio?" and as_question("Salt.") is None
     assert candidate_sentences("# T\n\nShort one.\n\nThe ratio is 30:1 for Hot Composting in the UK and in Spain.\n", 3) == \
         ["The ratio is 30:1 for Hot Composting in the UK and in Spain."]
 
@@ -55,7 +59,7 @@ def test_pairs_are_grounded_split_by_page_cached_and_load_with_datasets(tmp_path
     vault = compiled(tmp_path)
     engine = QAFake()
     report = FinetuneData(vault, lambda: engine).run()
-    assert report.kept > 10 and report.dropped.get("answer not in its sentence", 0) >= 1
+    assert report.kept > 10 and report.dropped.get("question gives the answer away", 0) >= 1
     assert report.train and report.validation and report.model_calls == engine.calls
     rows = {n: [json.loads(line) for line in open(report.files[n])] for n in ("train", "validation")}
     assert {r["page"] for r in rows["train"]}.isdisjoint({r["page"] for r in rows["validation"]})
