@@ -25,10 +25,10 @@ from kb.errors import KbError
 from kb.lint_text import normalise, plain
 from kb.vault import Page, Vault, atomic_write
 
-VERSION = 2
+VERSION = 3
 SYSTEM = "You answer questions about the user's knowledge base from memory, briefly."
 SCHEMA = {"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]}
-STOP = set("the a an of to in on and or for with is are was were be by as at it this that from".split())
+STOP = set("the a an of to in on and or for with is are was were be by as at it this that from what which how does did do about".split())
 
 
 @dataclass
@@ -86,7 +86,7 @@ def answer_span(sentence: str) -> str | None:
     by construction; the model only writes the question."""
     for m in NUMBER_SPAN.finditer(sentence):
         span = m.group(0).strip(" ,.")
-        if not re.fullmatch(r"(19|20)\d\d", span) and len(span) >= 1:
+        if not re.fullmatch(r"(19|20)\d\d|\d", span):  # a bare year or digit says little
             return span
     names = [m.group(1) for m in NAME_SPAN.finditer(sentence) if m.group(1).lower() not in STOP]
     names = [n for n in names if len(n) >= 3]
@@ -115,6 +115,9 @@ def grounded(question: str, answer: str, support: str) -> str | None:
             return "answer not in its sentence"
     if re.search(r"(?<!\w)" + re.escape(a) + r"(?!\w)", q):
         return "question gives the answer away"
+    content = {w[:5] for w in q.split() if len(w) > 3 and w not in STOP and w not in a.split()}
+    if not content & {w[:5] for w in s.split()}:  # "What is the answer to this question?"
+        return "question not about its sentence"
     return None
 
 
@@ -190,8 +193,9 @@ class FinetuneData:
                 dropped[why] = dropped.get(why, 0) + 1
                 continue
             items.append({"kind": "qa", "question": q, "answer": span, "support": s})
-        summary = str(page.meta.get("description") or "").strip()
-        if summary and len(summary.split()) >= 6:  # the page's own one-line description
+        # the page's own one-line description, without a concept page's "N sources: " and a cut-off tail
+        summary = re.sub(r"^\d+ sources?: ", "", str(page.meta.get("description") or "")).strip().rstrip("…").strip()
+        if summary and len(summary.split()) >= 6:
             items.append({"kind": "passage", "question": f"What does the knowledge base say about {page.title}?",
                           "answer": summary, "support": summary})
         return {"items": items, "dropped": dropped}

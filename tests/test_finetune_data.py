@@ -82,3 +82,9 @@ def test_pairs_are_grounded_split_by_page_cached_and_load_with_datasets(tmp_path
     vault.write(page, force=True)
     third = FinetuneData(Vault.open(vault.root), lambda: engine).run()  # one page changed
     assert third.generated == 1 and third.model_calls >= 1
+
+
+def test_questions_must_be_about_their_sentence():
+    s = "The torchft poster's largest run used 72 GPUs across three regions."
+    assert grounded("What is the answer to this question?", "72 GPUs", s) == "question not about its sentence"
+    assert grounded("How many GPUs did the largest torchft run use?", "72 GPUs", s) is None
