@@ -511,7 +511,7 @@ def build_parser() -> Parser:
     s = sub.add_parser("finetune", help="LoRA-finetune a bundled model on finetune-data (needs the finetune extra)")
     s.add_argument("--base", default="smollm2-135m", help="the bundled model to start from (default smollm2-135m)")
     s.add_argument("--name", help="name of the new model (default: BASE-VAULT-ft)")
-    s.add_argument("--epochs", type=float, default=3.0)
+    s.add_argument("--epochs", type=float, default=8.0)
     s.add_argument("--minutes", type=float, default=12.0, help="stop training after this long (default 12)")
     s.add_argument("--lr", type=float, default=1e-3)
     s.add_argument("--rank", type=int, default=16, help="LoRA rank")

@@ -29,7 +29,7 @@ INSTALL = "kb finetune needs the finetune extra: pip install torch==2.13.0 && pi
 
 @dataclass
 class TrainSettings:
-    epochs: float = 3.0
+    epochs: float = 8.0
     minutes: float = 12.0  # training stops here even if the epochs are not done
     lr: float = 1e-3
     rank: int = 16
