@@ -2,7 +2,8 @@
 
 Code picks the sentences worth learning (names, numbers, claims) and, in each, the answer (a
 number with its unit, or a name); the model only writes a question whose answer that is; code
-keeps the pair only when it reads as a question that does not give the answer away. So every answer is grounded in a sentence of its
+keeps the pair only when it reads as a question about that sentence that does not give the answer
+away, and otherwise asks the sentence itself with the answer blanked (a cloze). So every answer is grounded in a sentence of its
 page, which is kept beside it. Each page also gives one passage item (what the wiki says about its
 title). Results are cached by page content, so a run only asks the model about new or changed
 pages; the JSONL files are rebuilt from the cache each time (cheap), deduplicated, capped per page
@@ -25,7 +26,7 @@ from kb.errors import KbError
 from kb.lint_text import normalise, plain
 from kb.vault import Page, Vault, atomic_write
 
-VERSION = 3
+VERSION = 4
 SYSTEM = "You answer questions about the user's knowledge base from memory, briefly."
 SCHEMA = {"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]}
 STOP = set("the a an of to in on and or for with is are was were be by as at it this that from what which how does did do about".split())
@@ -34,7 +35,7 @@ STOP = set("the a an of to in on and or for with is are was were be by as at it 
 @dataclass
 class DataSettings:
     per_page: int = 4  # sentences asked about per page (the best-scored ones)
-    val_every: int = 7  # one page in N goes to validation (chosen by a hash of its path)
+    val_every: int = 4  # one page in N goes to validation (chosen by a hash of its path)
 
 
 @dataclass
@@ -185,12 +186,13 @@ class FinetuneData:
             report.model_calls += 1
             try:
                 q = as_question(reply.json()["question"])
+                why = grounded(q or "", span, s)
             except Exception:
-                dropped["unreadable reply"] = dropped.get("unreadable reply", 0) + 1
-                continue
-            why = grounded(q or "", span, s)
-            if why:
+                why = "unreadable reply"
+            if why:  # the model's question is unusable: ask the sentence itself, with the answer blanked
                 dropped[why] = dropped.get(why, 0) + 1
+                items.append({"kind": "cloze", "question": f"Fill in the blank ({page.title}): "
+                              + s.replace(span, "____", 1), "answer": span, "support": s})
                 continue
             items.append({"kind": "qa", "question": q, "answer": span, "support": s})
         # the page's own one-line description, without a concept page's "N sources: " and a cut-off tail
@@ -234,10 +236,12 @@ class FinetuneData:
                  f"- Pages read: {report.pages} ({report.generated} asked about this run, {report.cached} from cache)",
                  f"- Pairs kept: {report.kept}; train {report.train} from {report.train_pages} pages, "
                  f"validation {report.validation} from {report.validation_pages} pages",
-                 f"- Dropped: {drops}", "", "## How it was made", "",
+                 f"- Model questions not used (the sentence with its answer blanked was used instead), "
+                 f"and items dropped: {drops}", "", "## How it was made", "",
                  "Code picks the sentences of each page with the most names and numbers, and in each the "
                  "answer (a number with its unit, or a name); the model writes a question with that answer; a "
-                 "pair is kept only if it is a question that does not contain its answer. Each page adds one "
+                 "pair is kept only if it is a question about its sentence that does not contain its answer; "
+                 "otherwise the sentence itself, with the answer blanked, is the question. Each page adds one "
                  "passage item (its description). "
                  "Questions are deduplicated, at most "
                  f"{self.settings.per_page + 1} items per page, and one page in {self.settings.val_every} "
