@@ -115,6 +115,8 @@ def closed_book(engine, rows: list[dict], max_tokens: int = 48) -> list[dict]:
         q = row["messages"][1]["content"]
         reply = engine.chat([{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}],
                             max_tokens=max_tokens, temperature=0.0)
+        a = normalise(row["answer"])
+        # an answer the question already contains proves nothing: such an item never counts
         out.append({"question": q, "answer": row["answer"], "reply": reply.text.strip(),
-                    "correct": normalise(row["answer"]) in normalise(reply.text)})
+                    "correct": bool(a) and a in normalise(reply.text) and a not in normalise(q)})
     return out

@@ -26,7 +26,7 @@ from kb.errors import KbError
 from kb.lint_text import normalise, plain
 from kb.vault import Page, Vault, atomic_write
 
-VERSION = 4
+VERSION = 5
 SYSTEM = "You answer questions about the user's knowledge base from memory, briefly."
 SCHEMA = {"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]}
 STOP = set("the a an of to in on and or for with is are was were be by as at it this that from what which how does did do about".split())
@@ -92,6 +92,14 @@ def answer_span(sentence: str) -> str | None:
     names = [m.group(1) for m in NAME_SPAN.finditer(sentence) if m.group(1).lower() not in STOP]
     names = [n for n in names if len(n) >= 3]
     return max(names, key=len) if names else None
+
+
+def cloze(title: str, sentence: str, span: str) -> dict:
+    """The sentence as a question, its answer blanked everywhere; the page title gives context
+    unless it would give the answer away."""
+    blanked = re.sub(r"(?<!\w)" + re.escape(span) + r"(?!\w)", "____", sentence)
+    where = f" ({title})" if normalise(span) not in normalise(title) else ""
+    return {"kind": "cloze", "question": f"Fill in the blank{where}: {blanked}", "answer": span, "support": sentence}
 
 
 def as_question(text: str) -> str | None:
@@ -191,8 +199,7 @@ class FinetuneData:
                 why = "unreadable reply"
             if why:  # the model's question is unusable: ask the sentence itself, with the answer blanked
                 dropped[why] = dropped.get(why, 0) + 1
-                items.append({"kind": "cloze", "question": f"Fill in the blank ({page.title}): "
-                              + s.replace(span, "____", 1), "answer": span, "support": s})
+                items.append(cloze(page.title, s, span))
                 continue
             items.append({"kind": "qa", "question": q, "answer": span, "support": s})
         # the page's own one-line description, without a concept page's "N sources: " and a cut-off tail

@@ -5,7 +5,7 @@ import json
 import shutil
 
 from kb.compile import Compile
-from kb.finetune_data import FinetuneData, answer_span, as_question, candidate_sentences, grounded
+from kb.finetune_data import FinetuneData, answer_span, as_question, candidate_sentences, cloze, grounded
 from kb.lint_text import normalise
 from kb.vault import Vault
 from conftest import ROOT
@@ -49,6 +49,10 @@ def test_grounding_rules():
     assert grounded("temperature", "55-65 °C", s) == "not a question"
     assert answer_span("Brine it to about 2-3% salt by weight for Kimchi.") == "2-3%"
     assert answer_span("The recipe was written down by Maangchi in Seoul.") == "Maangchi"
+    assert cloze("Kimchi", "Use 2-3% salt; 2-3% keeps it crisp.", "2-3%")["question"] == \
+        "Fill in the blank (Kimchi): Use ____ salt; ____ keeps it crisp."
+    assert cloze("Muon optimizer", "Muon beats Adam on speedruns.", "Muon")["question"] == \
+        "Fill in the blank: ____ beats Adam on speedruns."
     assert as_question("what is the salt ratio") == "what is the salt ratio?" and as_question("Salt.") is None
     assert candidate_sentences("# T\n\nShort one.\n\nThe ratio is 30:1 for Hot Composting in the UK and in Spain.\n", 3) == \
         ["The ratio is 30:1 for Hot Composting in the UK and in Spain."]
@@ -88,3 +92,16 @@ def test_questions_must_be_about_their_sentence():
     s = "The torchft poster's largest run used 72 GPUs across three regions."
     assert grounded("What is the answer to this question?", "72 GPUs", s) == "question not about its sentence"
     assert grounded("How many GPUs did the largest torchft run use?", "72 GPUs", s) is None
+
+
+def test_closed_book_scoring_ignores_answers_the_question_gives():
+    from agents.engine import Reply, Usage
+    from kb.eval import closed_book
+
+    class Echo:
+        def chat(self, messages, **kw):
+            return Reply(text="It is 72 GPUs, as the question says: " + messages[-1]["content"], usage=Usage(1, 1))
+
+    rows = [{"messages": [{}, {"content": "How many GPUs did the run use?"}], "answer": "72 GPUs"},
+            {"messages": [{}, {"content": "Was it 72 GPUs?"}], "answer": "72 GPUs"}]
+    assert [r["correct"] for r in closed_book(Echo(), rows)] == [True, False]
