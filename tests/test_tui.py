@@ -204,3 +204,29 @@ def test_kb_tui_in_a_real_terminal(tmp_path):
         assert done.read_text().strip() == "0"
     finally:
         tmux("kill-session", "-t", session, check=False)
+
+
+def test_workers_share_one_engine_one_call_at_a_time():
+    import threading
+    import time
+    from kb.tui.app import Serialized
+
+    class Slow:
+        n_ctx = 4096
+        inside = 0
+        overlap = False
+
+        def chat(self, messages, **kw):
+            Slow.inside += 1
+            Slow.overlap |= Slow.inside > 1
+            time.sleep(0.05)
+            Slow.inside -= 1
+            return "ok"
+
+    engine = Serialized(Slow())
+    threads = [threading.Thread(target=engine.chat, args=([],)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not Slow.overlap and engine.n_ctx == 4096

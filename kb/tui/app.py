@@ -7,6 +7,7 @@ notification; the app does not crash on what a user can act on.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable
 
@@ -24,6 +25,21 @@ from kb.links import LinkIndex
 from kb.tui.help import HelpScreen
 from kb.tui.widgets import PageView, StatusBar, TraceView, VaultTree, link_targets
 from kb.vault import Vault
+
+
+class Serialized:
+    """An engine behind a lock; everything but chat() is passed through."""
+
+    def __init__(self, engine):
+        self._inner = engine
+        self._lock = threading.Lock()
+
+    def chat(self, *args, **kwargs):
+        with self._lock:
+            return self._inner.chat(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
 
 
 class KbApp(App):
@@ -180,7 +196,6 @@ class KbApp(App):
     @work(exclusive=True, group="ask", thread=True, exit_on_error=False)
     def run_ask(self, question: str) -> None:
         from kb.ask import Ask
-        trace = self.query_one(TraceView)
         job = Ask(self.vault, self.engine(), on_event=lambda e: self.call_from_thread(self._trace_event, e))
         ans = job.answer(question, self.ask_mode)
         from kb.pages import link
@@ -203,10 +218,12 @@ class KbApp(App):
                 self.query_one("#answer", Markdown).update(f"*draft:* {draft[-1]}")
 
     def engine(self):
+        """One model for every worker, one call at a time: an ask during a compile waits its
+        turn instead of entering llama.cpp from two threads."""
         if self._engine is None:
             if self.engine_factory is None:
                 raise KbError("no model configured")
-            self._engine = self.engine_factory()
+            self._engine = Serialized(self.engine_factory())
         return self._engine
 
     # -- jobs -------------------------------------------------------------------------------
