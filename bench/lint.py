@@ -20,16 +20,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kb import catalog  # noqa: E402
 from kb.lint import Lint, LintSettings  # noqa: E402
 from kb.manifest import Manifest  # noqa: E402
 from kb.vault import Vault  # noqa: E402
-
-WORDS = ("tensor gradient optimizer expert router token kernel cache attention layer batch norm "
-         "embedding sparse dense matmul quantize shard pipeline memory bandwidth latency throughput "
-         "compile schedule warp thread block register loss entropy perplexity reward policy value "
-         "agent tool search index vault concept source answer muon adam diloco moe gemm tpu gpu").split()
+from search import WORDS  # noqa: E402  (bench/search.py: the same vocabulary)
 
 
 def make_vault(root: Path, n: int, rng: random.Random) -> Vault:
