@@ -188,10 +188,12 @@ def _connections(snap: Snapshot, raw: dict[str, str], limit: int = 10) -> list[F
         linked = {r.target for r in snap.graph.outlinks.get(rel, [])}
         for crel, cpage in concepts:
             al = cpage.meta.get("aliases") if isinstance(cpage.meta.get("aliases"), list) else []
-            if crel not in linked and len(cpage.title) >= 4 and C.mentions(cpage.title, al, text) >= 2:
+            if crel in linked or len(cpage.title) < 4:
+                continue
+            n = C.mentions(cpage.title, al, text)
+            if n >= 2:
                 out.append(Finding("connection", "suggestion",
-                                   f"{page.title} names {cpage.title} {C.mentions(cpage.title, al, text)} times "
-                                   "but does not link it", [rel, crel]))
+                                   f"{page.title} names {cpage.title} {n} times but does not link it", [rel, crel]))
     return out[:limit]
 
 

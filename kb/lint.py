@@ -14,6 +14,7 @@ from datetime import date
 from typing import Callable
 
 from kb import catalog, pages
+from kb.errors import KbError
 from kb import lint_checks as LC
 from kb.lint_checks import Finding, Snapshot
 from kb.vault import Page, Vault, atomic_write
@@ -164,7 +165,7 @@ class Lint:
     def _title(self, rel: str) -> str:
         try:
             return self.vault.read(rel).title
-        except Exception:
+        except KbError:
             return rel.rsplit("/", 1)[-1][:-3]
 
     # -- the report page ----------------------------------------------------------------------

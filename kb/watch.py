@@ -179,7 +179,7 @@ class Watcher:
         self.stats.batches += 1
         self.log(f"compiling {len(batch)} source{'s' if len(batch) != 1 else ''}")
         try:
-            job = Compile(self.vault, self._engine_once, self.settings or Settings(), on_event=self._compile_event)
+            job = Compile(self.vault, self._engine_once, self.settings or Settings(), on_event=self.on_event)
             report = job.run(only=set(batch), stop=self._stop.is_set)
         except KbError as e:  # a model error or a busy lock: report, requeue, go on
             self.stats.errors.append(str(e))
@@ -212,9 +212,6 @@ class Watcher:
         if self._engine is None and self._engine_factory is not None:
             self._engine = self._engine_factory()
         return self._engine
-
-    def _compile_event(self, e: dict) -> None:
-        self.on_event(e)
 
 
 def serve(watcher: Watcher, once: bool = False) -> WatchStats:
