@@ -64,14 +64,17 @@ class Lint:
     def run(self, *, fix: bool = False, write_report: bool = True) -> LintReport:
         t0 = time.monotonic()
         report = LintReport()
-        snap, findings = self.structural()
+        snap = Snapshot.load(self.vault)
+        raw = LC.raw_texts(self.vault, snap.files)  # extracted once: --fix never touches raw/
+        findings = self.structural(snap, raw)
         if fix and any(f.fixable for f in findings):
             report.fixed = self.fix(snap, findings)
-            snap, findings = self.structural()
+            snap = Snapshot.load(self.vault)
+            findings = self.structural(snap, raw)
         if self.settings.model_checks and self.engine_factory is not None:
             from agents.linter import model_checks
             self.on_event({"type": "stage", "name": "model checks"})
-            extra, report.model = model_checks(self.vault, snap, self._raw, self.engine_factory(),
+            extra, report.model = model_checks(self.vault, snap, raw, self.engine_factory(),
                                                self.settings, on_event=self.on_event)
             findings += extra
         report.findings = sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.check, f.pages))
@@ -81,15 +84,12 @@ class Lint:
             report.report_page = self.write_report(report)
         return report
 
-    def structural(self) -> tuple[Snapshot, list[Finding]]:
-        snap = Snapshot.load(self.vault)
-        self._raw = LC.raw_texts(self.vault, snap.files)
+    def structural(self, snap: Snapshot, raw: dict[str, str]) -> list[Finding]:
         findings: list[Finding] = []
         for check in LC.STRUCTURAL:
             self.on_event({"type": "stage", "name": check.__name__[6:]})
             findings += check(snap)
-        findings += LC.check_duplicates(snap, self._raw)
-        return snap, findings
+        return findings + LC.check_duplicates(snap, raw)
 
     # -- fixing -----------------------------------------------------------------------------
     def fix(self, snap: Snapshot, findings: list[Finding]) -> list[str]:
