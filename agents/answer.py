@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from agents.engine import Engine
-from kb.pages import link
+from kb.agents.engine import Engine
+from kb.core.pages import link
 
 PROMPTS = Path(__file__).with_name("prompts")
 NOT_FOUND = "Not in the knowledge base."
@@ -136,7 +136,7 @@ def rlm_answer(engine: Engine, question: str, variables: dict[str, Any],
                tools: dict[str, Callable], tool_docs: dict[str, str], reads: list[str],
                titles: dict[str, str], cite_of: Callable[[str], str], *, budget=None, trace_dir=None,
                on_event=None, limits=None) -> Answer:
-    from agents.rlm import RLM, Budget
+    from kb.agents.rlm import RLM, Budget
     t0 = time.perf_counter()
     kw = " ".join(sorted(terms(question), key=lambda w: -len(w))[:4]) or question[:40]
     ask = (f"Question: {question}\n\nText:\n")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from agents.engine import Engine, Reply
+from kb.agents.engine import Engine, Reply
 
 PROMPTS = Path(__file__).with_name("prompts")
 PROMPT_VERSION = 1  # bump when prompts change: cached results are keyed by it

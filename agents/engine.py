@@ -50,7 +50,7 @@ class Reply:
         """The reply parsed as JSON; an EngineError (not a traceback) when it is not."""
         import json
 
-        from kb.errors import EngineError
+        from kb.core.errors import EngineError
         try:
             return json.loads(self.text)
         except json.JSONDecodeError as e:
@@ -68,18 +68,18 @@ class Engine(Protocol):
 
 def make_engine(config, models_dir) -> Engine:
     """Build the backend named in config["model"]["engine"]."""
-    from kb import models
-    from kb.errors import ConfigError
+    from kb.core import models
+    from kb.core.errors import ConfigError
 
     m = config["model"]
     kind = m["engine"]
     if kind == "llama_cpp":
-        from agents.llama_engine import LlamaEngine
+        from kb.agents.llama_engine import LlamaEngine
         path = models.resolve(m["name"], models_dir)
         return LlamaEngine(path, n_ctx=m["n_ctx"], n_threads=m["n_threads"],
                            n_gpu_layers=m["n_gpu_layers"], repeat_penalty=m["repeat_penalty"])
     if kind == "openai":
-        from agents.openai_engine import OpenAIEngine
+        from kb.agents.openai_engine import OpenAIEngine
         o = config["openai"]
         return OpenAIEngine(o["base_url"], api_key=o["api_key"], model=o["model"] or m["name"],
                             timeout=o["timeout"], repeat_penalty=m["repeat_penalty"],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from agents.engine import Message, Reply, Timings, Usage
-from kb.errors import EngineError
+from kb.agents.engine import Message, Reply, Timings, Usage
+from kb.core.errors import EngineError
 
 Script = str | Callable[[list[Message]], str]
 

@@ -1,7 +1,7 @@
 """Lint's model checks, run by the RLM agent over candidates that code found.
 
 A 0.5B model cannot read a whole wiki and spot that two pages disagree. Code can: sentences that
-say the same thing with different numbers (kb/lint_text.py), claims whose quoted sentence is not in
+say the same thing with different numbers (kb/core/text.py), claims whose quoted sentence is not in
 the linked source, claims that share few words with their source. The agent gets those candidates,
 the pages and the raw sources as REPL variables, and a first cell that puts one narrow question
 per candidate to a sub-model (is this a contradiction? does this passage support this claim?
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 
-from agents.answer import passage, terms
-from kb import concepts as C
-from kb.lint_checks import Finding, Snapshot
-from kb.lint_text import NUM, disagreements, normalise
+from kb.agents.answer import passage, terms
+from kb.core import concepts as C
+from kb.lint.checks import Finding, Snapshot
+from kb.core.text import NUM, disagreements, normalise
 
 PROMPTS = {
     "contradiction": ("Two passages from a knowledge base.\n\nA ({a_path}): {a_text}\n\nB ({b_path}): {b_text}\n\n"
@@ -55,7 +55,7 @@ TASK = ("Health-check this wiki. The first cell asked a helper model about each 
 
 def model_checks(vault, snap: Snapshot, raw: dict[str, str], engine, settings, on_event=None
                  ) -> tuple[list[Finding], dict]:
-    from agents.rlm import RLM, Budget
+    from kb.agents.rlm import RLM, Budget
     wiki = {p: snap.pages[p].body for p in snap.wiki() if p in snap.pages}
     contradictions = _contradictions(wiki, raw)
     judged = contradictions[:settings.max_contradictions]  # all are reported; these get a verdict

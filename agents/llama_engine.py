@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from agents.engine import Message, Reply, Timings, Usage
-from kb.errors import EngineError, ModelError
-from kb.models import check_gguf
+from kb.agents.engine import Message, Reply, Timings, Usage
+from kb.core.errors import EngineError, ModelError
+from kb.core.models import check_gguf
 
 _MODELS: dict[tuple, object] = {}
 _LOAD_LOCK = threading.Lock()

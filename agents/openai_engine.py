@@ -15,8 +15,8 @@ import urllib.error
 import urllib.request
 from typing import Callable
 
-from agents.engine import Message, Reply, Timings, Usage
-from kb.errors import EngineError
+from kb.agents.engine import Message, Reply, Timings, Usage
+from kb.core.errors import EngineError
 
 
 class OpenAIEngine:

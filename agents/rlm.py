@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from agents.engine import Engine, Reply
-from agents.sandbox import Limits, Sandbox
-from agents.trace import Trace, clip
+from kb.agents.engine import Engine, Reply
+from kb.agents.sandbox import Limits, Sandbox
+from kb.agents.trace import Trace, clip
 
 PROMPTS = Path(__file__).with_name("prompts")
 CODE_BLOCK = re.compile(r"```(repl|python|py)?[ \t]*\n(.*?)```", re.S)

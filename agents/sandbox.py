@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from kb.errors import KbError
+from kb.core.errors import KbError
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
 

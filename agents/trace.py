@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from kb.errors import KbError
+from kb.core.errors import KbError
 
 Event = dict
 

@@ -25,14 +25,14 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from kb import config, models  # noqa: E402
-from kb.compile import Compile  # noqa: E402
-from kb.vault import Vault  # noqa: E402
+from kb.compile.job import Compile  # noqa: E402
+from kb.core.vault import Vault  # noqa: E402
 
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "ml-blog"
 
 
 def real_corpus(model: str, n: int, keep: str | None) -> None:
-    from agents.engine import make_engine
+    from kb.agents.engine import make_engine
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(keep) if keep else Path(tmp) / "v"
         if keep and root.exists():

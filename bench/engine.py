@@ -65,7 +65,7 @@ def main() -> int:
     args = ap.parse_args()
     import llama_cpp
 
-    from agents.llama_engine import LlamaEngine, default_threads
+    from kb.agents.llama_engine import LlamaEngine, default_threads
 
     print(f"{'model':<22} {'path':<6} {'prefill tok/s':>14} {'decode tok/s':>13}")
     for name in args.models.split(","):

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kb import catalog  # noqa: E402
-from kb.lint import Lint, LintSettings  # noqa: E402
-from kb.manifest import Manifest  # noqa: E402
-from kb.vault import Vault  # noqa: E402
+from kb.lint.job import Lint, LintSettings  # noqa: E402
+from kb.core.manifest import Manifest  # noqa: E402
+from kb.core.vault import Vault  # noqa: E402
 from search import WORDS  # noqa: E402  (bench/search.py: the same vocabulary)
 
 

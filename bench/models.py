@@ -56,7 +56,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=len(POSTS))
     args = ap.parse_args()
-    from agents.llama_engine import LlamaEngine
+    from kb.agents.llama_engine import LlamaEngine
     print(f"{'model':<22} {'recall':>7} {'ground':>7} {'repeat':>7} {'s/summary':>10} {'out tok/s':>10}")
     for name in models.BUNDLED:
         engine = LlamaEngine(models.resolve(name, models.models_dir()), n_ctx=8192)

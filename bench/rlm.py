@@ -31,8 +31,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
     args = ap.parse_args()
-    from agents.llama_engine import LlamaEngine
-    from agents.sandbox import Sandbox
+    from kb.agents.llama_engine import LlamaEngine
+    from kb.agents.sandbox import Sandbox
 
     engine = LlamaEngine(models.resolve(models.TEST_MODEL, models.models_dir()), n_ctx=2048)
     msgs = [{"role": "user", "content": "Say OK."}]

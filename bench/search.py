@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kb.vault import Vault  # noqa: E402
-from tools.search import SearchIndex  # noqa: E402
+from kb.core.vault import Vault  # noqa: E402
+from kb.tools.search import SearchIndex  # noqa: E402
 
 WORDS = ("tensor gradient optimizer expert router token kernel cache attention layer batch norm "
          "embedding sparse dense matmul quantize shard pipeline memory bandwidth latency throughput "

@@ -23,8 +23,8 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from fakes import CompileFake  # noqa: E402
-from kb.compile import Compile  # noqa: E402
-from kb.vault import Vault  # noqa: E402
+from kb.compile.job import Compile  # noqa: E402
+from kb.core.vault import Vault  # noqa: E402
 from kb.watch import Watcher  # noqa: E402
 
 TOPICS = ["compost", "kimchi", "sourdough", "kombucha", "mycelium", "soil", "yeast", "brine"]

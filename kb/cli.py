@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb import __version__
-from kb import config as kbconfig
-from kb import models
-from kb.errors import KbError, UsageError
+from kb.core import config as kbconfig
+from kb.core import models
+from kb.core.errors import KbError, UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -37,7 +37,7 @@ class Context:
 
     @property
     def vault(self):
-        from kb.vault import Vault
+        from kb.core.vault import Vault
         if self._vault is None:
             where = self.args.vault or self.env.get("KB_VAULT")
             self._vault = Vault.open(where) if where else Vault.find(Path.cwd())
@@ -55,7 +55,7 @@ class Context:
         return models.models_dir(self.env)
 
     def engine(self):
-        from agents.engine import make_engine
+        from kb.agents.engine import make_engine
         return make_engine(self.config, self.models_dir)
 
 
@@ -66,7 +66,7 @@ def out(line: str = "") -> None:
 # -- commands ----------------------------------------------------------------------------------
 
 def cmd_init(ctx: Context) -> int:
-    from kb.vault import Vault
+    from kb.core.vault import Vault
     target = Path(ctx.args.path or ".")
     vault, created = Vault.init(target, kbconfig.DEFAULT_TOML)
     kbconfig.load(vault.config_path, ctx.env)  # an existing config must still be valid
@@ -172,13 +172,13 @@ def cmd_ingest(ctx: Context) -> int:
 
 
 def _compile_settings(ctx: Context):
-    from kb.compile import Settings
+    from kb.compile.job import Settings
     c = ctx.config["compile"]
     return Settings(max_source_mb=c["max_source_mb"], chunk_chars=c["chunk_chars"], max_concepts=c["max_concepts"])
 
 
 def cmd_compile(ctx: Context) -> int:
-    from kb.compile import Compile
+    from kb.compile.job import Compile
     from kb.progress import CompileProgress
     settings = _compile_settings(ctx)
     progress = CompileProgress(enabled=not ctx.args.json)
@@ -193,8 +193,8 @@ def cmd_compile(ctx: Context) -> int:
 
 
 def cmd_lint(ctx: Context) -> int:
-    from kb.lint import Lint, LintSettings
-    from kb.lint_report import summary_lines
+    from kb.lint.job import Lint, LintSettings
+    from kb.lint.report import summary_lines
     c = ctx.config["lint"]
     settings = LintSettings(model_checks=not ctx.args.structural, max_contradictions=c["max_contradictions"],
                             max_claims=c["max_claims"], max_gap_pages=c["max_gap_pages"])
@@ -234,7 +234,7 @@ def cmd_tui(ctx: Context) -> int:
 
 
 def cmd_finetune_data(ctx: Context) -> int:
-    from kb.finetune_data import DataSettings, FinetuneData
+    from kb.finetune.data import DataSettings, FinetuneData
     quiet = ctx.args.json
 
     def event(e: dict) -> None:
@@ -259,9 +259,9 @@ def cmd_finetune_data(ctx: Context) -> int:
 
 def _closed_book(ctx: Context) -> int:
     """Before and after finetuning, side by side, on the validation split."""
-    from agents.engine import make_engine
-    from kb import eval as kbeval
-    from kb.finetune_data import out_dir
+    from kb.agents.engine import make_engine
+    from kb.ask import eval as kbeval
+    from kb.finetune.data import out_dir
     data = out_dir(ctx.vault)
     val = data / "validation.jsonl"
     if not val.exists():
@@ -293,8 +293,8 @@ def _closed_book(ctx: Context) -> int:
 
 
 def cmd_finetune(ctx: Context) -> int:
-    from kb import finetune as ft
-    from kb.finetune_data import out_dir
+    from kb.finetune import train as ft
+    from kb.finetune.data import out_dir
     ft.require_extra()
     base = ctx.args.base
     base_path = models.resolve(base, ctx.models_dir)
@@ -306,7 +306,7 @@ def cmd_finetune(ctx: Context) -> int:
         report = ft.train(base_path, out_dir(ctx.vault), out_dir(ctx.vault) / "runs" / name, ctx.models_dir,
                           name, settings, on_event=progress.event)
     info = report.as_dict() | {"base": base, "name": name}
-    from kb.vault import atomic_write
+    from kb.core.vault import atomic_write
     atomic_write(out_dir(ctx.vault) / "latest.json", json.dumps(info, indent=1) + "\n")
     if ctx.args.json:
         out(json.dumps(info))
@@ -321,7 +321,7 @@ def cmd_finetune(ctx: Context) -> int:
 
 def _ask_job(ctx: Context):
     """An Ask whose corpus is checked (an empty vault is an error) before the model loads."""
-    from kb.ask import Ask, AskSettings
+    from kb.ask.job import Ask, AskSettings
     job = Ask(ctx.vault, None, settings=AskSettings(context_tokens=ctx.config.model["n_ctx"]))
     job.corpus()
     job.engine = ctx.engine()
@@ -329,7 +329,7 @@ def _ask_job(ctx: Context):
 
 
 def cmd_ask(ctx: Context) -> int:
-    from kb.ask import FORMATS, check_question
+    from kb.ask.job import FORMATS, check_question
     question = sys.stdin.read() if ctx.args.question == ["-"] else " ".join(ctx.args.question)
     question = check_question(question)
     if ctx.args.format not in FORMATS:
@@ -353,7 +353,7 @@ def cmd_ask(ctx: Context) -> int:
     if ctx.args.format == "md" or ctx.args.save:
         out(ans.text)
         if ans.cited:
-            from kb.pages import link
+            from kb.core.pages import link
             out("\nSources: " + ", ".join(link(p, t) for p, t in ans.cited))
     else:
         out(page.text())
@@ -367,8 +367,8 @@ def cmd_ask(ctx: Context) -> int:
 
 
 def cmd_eval(ctx: Context) -> int:
-    from kb import eval as kbeval
-    from kb.ask import MODES
+    from kb.ask import eval as kbeval
+    from kb.ask.job import MODES
     if ctx.args.closed_book:
         return _closed_book(ctx)
     if not ctx.args.qa:
@@ -394,7 +394,7 @@ def cmd_eval(ctx: Context) -> int:
 
 
 def cmd_search(ctx: Context) -> int:
-    from tools.search import SearchIndex
+    from kb.tools.search import SearchIndex
     query = " ".join(ctx.args.query)
     if not query.strip():
         raise UsageError("empty search query")
@@ -415,14 +415,14 @@ def cmd_search(ctx: Context) -> int:
 
 
 def cmd_reindex(ctx: Context) -> int:
-    from tools.search import SearchIndex
+    from kb.tools.search import SearchIndex
     stats = SearchIndex(ctx.vault).rebuild()
     out(f"search index rebuilt: {stats['documents']} documents")
     return 0
 
 
 def cmd_trace(ctx: Context) -> int:
-    from agents import trace
+    from kb.agents import trace
     tdir = ctx.vault.state_dir / "traces"
     if ctx.args.action == "list":
         runs = trace.list_runs(tdir)

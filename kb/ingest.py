@@ -9,9 +9,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.errors import KbError
-from kb.extract import IMAGE_EXTS, TEXT_KINDS
-from kb.vault import Vault
+from kb.core.errors import KbError
+from kb.core.extract import IMAGE_EXTS, TEXT_KINDS
+from kb.core.vault import Vault
 
 
 def file_hash(path: Path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from kb.vault import Vault
+from kb.core.vault import Vault
 
 
 @dataclass

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kb.errors import KbError
-from kb.extract import IMAGE_EXTS
-from kb.links import nfc
-from kb.vault import Vault, atomic_write
+from kb.core.errors import KbError
+from kb.core.extract import IMAGE_EXTS
+from kb.core.links import nfc
+from kb.core.vault import Vault, atomic_write
 
 TEMP_SUFFIXES = (".kb-tmp", ".tmp", ".part", ".crdownload", ".download", ".swp", ".swx", "~")
 
@@ -117,7 +117,7 @@ class Watcher:
     # -- running ------------------------------------------------------------------------------
     def start(self) -> None:
         """Resume the saved queue, add what changed while nobody watched, then watch raw/."""
-        from kb.compile import Compile
+        from kb.compile.job import Compile
         for rel in self._load():
             self.touch(rel)
         plan = Compile(self.vault, None).plan()
@@ -172,7 +172,7 @@ class Watcher:
         return self.stats
 
     def compile(self, batch: list[str]) -> None:
-        from kb.compile import Compile, Settings
+        from kb.compile.job import Compile, Settings
         with self._lock:
             for rel in batch:
                 self._pending.pop(rel, None)

@@ -13,14 +13,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import kb.compile  # noqa: E402
-import kb.manifest  # noqa: E402
-import kb.vault  # noqa: E402
+import kb.compile.job  # noqa: E402
+import kb.core.manifest  # noqa: E402
+import kb.core.vault  # noqa: E402
 from fakes import CompileFake  # noqa: E402
 
 vault_path = Path(sys.argv[1])
 kill_at = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-real = kb.vault.atomic_write
+real = kb.core.vault.atomic_write
 count = 0
 
 
@@ -36,10 +36,10 @@ def counting_write(path, text):
     real(path, text)
 
 
-for mod in (kb.vault, kb.compile, kb.manifest):
+for mod in (kb.core.vault, kb.compile.job, kb.core.manifest):
     mod.atomic_write = counting_write
 
 engine = CompileFake()
-job = kb.compile.Compile(kb.vault.Vault.open(vault_path), lambda: engine)
+job = kb.compile.job.Compile(kb.core.vault.Vault.open(vault_path), lambda: engine)
 report = job.run()
 print(json.dumps({"report": report.as_dict(), "writes": count, "calls": len(engine.calls)}))

@@ -30,7 +30,7 @@ def write(root: Path, rel: str, text: str = "") -> Path:
 @pytest.fixture
 def small_model() -> Path:
     """The bundled small model; `make test` fetches it before the suite runs."""
-    from kb import models
+    from kb.core import models
     try:
         return models.resolve(models.TEST_MODEL, models.models_dir())
     except Exception as e:  # a missing model must fail loudly, not skip silently
@@ -41,7 +41,7 @@ def small_model() -> Path:
 def mlblog_vault(tmp_path_factory):
     """The ml-blog corpus compiled once per test session with the small model, through the CLI:
     (vault root, env for run_kb, the compile report)."""
-    from kb import models
+    from kb.core import models
     model = models.resolve(models.TEST_MODEL, models.models_dir())
     root = tmp_path_factory.mktemp("mlblog") / "v"
     assert run_kb("init", root).returncode == 0

@@ -3,7 +3,7 @@
 import json
 import re
 
-from agents.engine import Reply, Usage
+from kb.agents.engine import Reply, Usage
 
 
 class CompileFake:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.fake_engine import FakeEngine
-from kb.ask import Ask, AskSettings
-from kb.compile import Compile
-from kb.vault import Vault
+from kb.agents.fake_engine import FakeEngine
+from kb.ask.job import Ask, AskSettings
+from kb.compile.job import Compile
+from kb.core.vault import Vault
 from conftest import ROOT, run_kb
 from fakes import CompileFake
 
@@ -83,7 +83,7 @@ def test_save_files_the_answer_back(vault):
     assert Vault.open(vault.root).graph().broken == []
     assert f"[[{path[:-3]}|" in (vault.root / "index.md").read_text()
     assert f"] answer | {q}" in (vault.root / "log.md").read_text()
-    from tools.search import SearchIndex
+    from kb.tools.search import SearchIndex
     assert path in [h.path for h in SearchIndex(vault).search("compost pile turned", 5)]
     # and a later question can use it
     assert path in Ask(Vault.open(vault.root), None).corpus().texts
@@ -101,7 +101,7 @@ def test_chart_keeps_only_numbers_found_in_the_text(vault):
     body = (vault.root / path).read_text()
     assert f"![[{png.relative_to(vault.root).as_posix()}]]" in body
     assert Vault.open(vault.root).graph().broken == []
-    from tools.render import _num_in
+    from kb.tools.render import _num_in
     assert not _num_in(12345, "peaks at 55-65 °C") and _num_in(65, "peaks at 55-65 °C")
 
 

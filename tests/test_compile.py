@@ -11,9 +11,9 @@ import unicodedata
 
 import pytest
 
-from kb.compile import Compile
-from kb.manifest import Manifest
-from kb.vault import Vault
+from kb.compile.job import Compile
+from kb.core.manifest import Manifest
+from kb.core.vault import Vault
 from conftest import ROOT, run_kb, write
 from fakes import CompileFake
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from kb.manifest import Manifest
-from kb.vault import Vault
+from kb.core.manifest import Manifest
+from kb.core.vault import Vault
 from conftest import CORPUS, run_kb
 from test_compile import check_valid
 

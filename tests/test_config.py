@@ -1,7 +1,7 @@
 import pytest
 
-from kb import config
-from kb.errors import ConfigError
+from kb.core import config
+from kb.core.errors import ConfigError
 
 
 def cfg(tmp_path, text, env=None):

@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
-from agents.fake_engine import FakeEngine
-from kb.errors import EngineError
+from kb.agents.fake_engine import FakeEngine
+from kb.core.errors import EngineError
 from conftest import CORPUS
 
 SCHEMA = {
@@ -50,7 +50,7 @@ def test_fake_engine_replays_and_fails_loudly():
 
 @pytest.mark.model
 def test_llama_cpp_json_schema_on_a_long_prompt(small_model):
-    from agents.llama_engine import LlamaEngine
+    from kb.agents.llama_engine import LlamaEngine
     engine = LlamaEngine(small_model, n_ctx=4096)
     reply = engine.chat(long_prompt(), json_schema=SCHEMA, max_tokens=200, temperature=0.0)
     assert reply.usage.prompt_tokens >= 1000
@@ -65,7 +65,7 @@ def test_llama_cpp_json_schema_on_a_long_prompt(small_model):
 
 @pytest.mark.model
 def test_llama_cpp_repeat_penalty_and_streaming(small_model):
-    from agents.llama_engine import LlamaEngine
+    from kb.agents.llama_engine import LlamaEngine
     engine = LlamaEngine(small_model, n_ctx=4096)
     seen = []
     reply = engine.chat([{"role": "user", "content": "Count from 1 to 5."}], max_tokens=40,
@@ -110,7 +110,7 @@ def server(small_model, tmp_path):
 
 @pytest.mark.model
 def test_openai_backend_against_a_real_server(server):
-    from agents.openai_engine import OpenAIEngine
+    from kb.agents.openai_engine import OpenAIEngine
     engine = OpenAIEngine(server)
     reply = engine.chat(long_prompt(), json_schema=SCHEMA, max_tokens=200, temperature=0.0)
     assert reply.usage.prompt_tokens >= 1000
@@ -121,7 +121,7 @@ def test_openai_backend_against_a_real_server(server):
 
 
 def test_openai_backend_unreachable_is_one_clear_error():
-    from agents.openai_engine import OpenAIEngine
+    from kb.agents.openai_engine import OpenAIEngine
     engine = OpenAIEngine(f"http://127.0.0.1:{free_port()}/v1", timeout=5)
     with pytest.raises(EngineError, match="cannot reach the model server"):
         engine.chat([{"role": "user", "content": "x"}])

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from kb.errors import UsageError
-from kb.eval import Case, Result, load_cases, score, table
-from kb.vault import Vault
+from kb.core.errors import UsageError
+from kb.ask.eval import Case, Result, load_cases, score, table
+from kb.core.vault import Vault
 from conftest import CORPUS, run_kb
 
 

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from kb import models
-from kb.lint_text import normalise
+from kb.core import models
+from kb.core.text import normalise
 from conftest import run_kb
 
 

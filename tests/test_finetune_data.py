@@ -4,10 +4,10 @@ A scripted engine here; test_finetune_e2e.py runs the real small model."""
 import json
 import shutil
 
-from kb.compile import Compile
-from kb.finetune_data import FinetuneData, answer_span, as_question, candidate_sentences, cloze, grounded
-from kb.lint_text import normalise
-from kb.vault import Vault
+from kb.compile.job import Compile
+from kb.finetune.data import FinetuneData, answer_span, as_question, candidate_sentences, cloze, grounded
+from kb.core.text import normalise
+from kb.core.vault import Vault
 from conftest import ROOT
 from fakes import CompileFake
 
@@ -23,7 +23,7 @@ class QAFake:
         self.calls = 0
 
     def chat(self, messages, *, json_schema=None, **kw):
-        from agents.engine import Reply, Usage
+        from kb.agents.engine import Reply, Usage
         self.calls += 1
         prompt = messages[-1]["content"]
         sentence = prompt.split("Sentence: ", 1)[1].split("\n", 1)[0]
@@ -95,8 +95,8 @@ def test_questions_must_be_about_their_sentence():
 
 
 def test_closed_book_scoring_ignores_answers_the_question_gives():
-    from agents.engine import Reply, Usage
-    from kb.eval import closed_book
+    from kb.agents.engine import Reply, Usage
+    from kb.ask.eval import closed_book
 
     class Echo:
         def chat(self, messages, **kw):

@@ -8,9 +8,9 @@ import pytest
 HEAVY = ("llama_cpp", "textual", "torch")
 
 
-@pytest.mark.parametrize("module", ["kb.markdown", "kb.links", "kb.vault", "kb.config", "kb.models",
-                                    "kb.status", "kb.cli", "agents.engine", "agents.llama_engine",
-                                    "agents.openai_engine", "agents.fake_engine", "tools"])
+@pytest.mark.parametrize("module", ["kb.core.markdown", "kb.core.links", "kb.core.vault", "kb.core.config", "kb.core.models",
+                                    "kb.status", "kb.cli", "kb.agents.engine", "kb.agents.llama_engine",
+                                    "kb.agents.openai_engine", "kb.agents.fake_engine", "kb.tools"])
 def test_no_heavy_imports(module):
     code = (f"import sys, {module}; heavy = [m for m in {HEAVY!r} if m in sys.modules]; "
             "print(','.join(heavy))")
@@ -20,7 +20,7 @@ def test_no_heavy_imports(module):
 
 
 def test_core_does_not_import_upper_layers():
-    code = ("import sys, kb.vault, kb.markdown, kb.links; "
+    code = ("import sys, kb.core.vault, kb.core.markdown, kb.core.links; "
             "print([m for m in sys.modules if m.startswith(('agents', 'tools', 'kb.cli'))])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip() == "[]"

@@ -7,11 +7,11 @@ from datetime import date
 from pathlib import Path
 
 
-from kb.compile import Compile
-from kb.lint import Lint
-from kb.lint_checks import empty_sections
-from kb.lint_text import disagreements, near_duplicates
-from kb.vault import Vault
+from kb.compile.job import Compile
+from kb.lint.job import Lint
+from kb.lint.checks import empty_sections
+from kb.core.text import disagreements, near_duplicates
+from kb.core.vault import Vault
 from conftest import ROOT, run_kb, write
 from fakes import CompileFake, LintFake
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from kb import models
+from kb.core import models
 from conftest import run_kb
 
 pytestmark = pytest.mark.model

@@ -1,7 +1,7 @@
 import pytest
 
-from kb import markdown
-from kb.errors import PageError
+from kb.core import markdown
+from kb.core.errors import PageError
 
 
 def targets(body):

@@ -4,8 +4,8 @@ import unicodedata
 
 import pytest
 
-from kb.links import LinkIndex
-from kb.vault import Vault
+from kb.core.links import LinkIndex
+from kb.core.vault import Vault
 from conftest import write
 
 FILES = [

@@ -2,10 +2,10 @@
 
 import json
 
-from agents.fake_engine import FakeEngine
-from agents.rlm import RLM, Budget, describe, parse_reply
-from agents.sandbox import Limits
-from agents.trace import load
+from kb.agents.fake_engine import FakeEngine
+from kb.agents.rlm import RLM, Budget, describe, parse_reply
+from kb.agents.sandbox import Limits
+from kb.agents.trace import load
 from conftest import run_kb
 
 
@@ -126,7 +126,7 @@ def test_repeating_the_same_code_is_nudged_then_stopped(tmp_path):
 
 
 def test_example_cell_uses_the_real_variable_and_a_word_from_the_task():
-    from agents.rlm import example_cell
+    from kb.agents.rlm import example_cell
     cell = example_cell("Which layers was Muon designed for?", {"pages": {"a.md": "x"}})
     assert "pages.items()" in cell and "'muon'" in cell
 

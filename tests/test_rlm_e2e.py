@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from agents.rlm import RLM, Budget
-from agents.sandbox import Limits
+from kb.agents.rlm import RLM, Budget
+from kb.agents.sandbox import Limits
 from conftest import CORPUS, run_kb
 
 
 @pytest.mark.model
 def test_small_model_runs_the_loop_within_budget(tmp_path, small_model):
-    from agents.llama_engine import LlamaEngine
+    from kb.agents.llama_engine import LlamaEngine
     assert run_kb("init", tmp_path / "v").returncode == 0
     pages = {p.name: p.read_text() for p in sorted((CORPUS / "ml-blog").glob("*.md"))}
     question = json.loads((CORPUS / "qa-dev.jsonl").read_text().splitlines()[1])["question"]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.fake_engine import FakeEngine
-from agents.rlm import RLM, Budget
-from agents.sandbox import Limits, Sandbox
+from kb.agents.fake_engine import FakeEngine
+from kb.agents.rlm import RLM, Budget
+from kb.agents.sandbox import Limits, Sandbox
 from conftest import write
 
 OS = "print.__self__.__import__('os')"  # the real os module, reached through a builtin's __self__

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from kb.vault import Vault
-from tools.search import SearchIndex
+from kb.core.vault import Vault
+from kb.tools.search import SearchIndex
 from conftest import CORPUS, run_kb, write
 from fakes import CompileFake
 
@@ -66,7 +66,7 @@ def test_cli_search_json_and_reindex(vault):
 
 
 def test_compile_keeps_an_existing_index_in_step(tmp_path):
-    from kb.compile import Compile
+    from kb.compile.job import Compile
     vault, _ = Vault.init(tmp_path / "v", "")
     write(vault.root, "raw/a.md", "# Alpha\n\nThe Zorblax Engine is fast. The Zorblax Engine is new.\n")
     SearchIndex(vault).sync()
@@ -80,7 +80,7 @@ def test_compile_keeps_an_existing_index_in_step(tmp_path):
 
 @pytest.mark.model
 def test_recall_at_5_on_qa_dev(mlblog_vault):
-    from kb.manifest import Manifest
+    from kb.core.manifest import Manifest
     root, env, _ = mlblog_vault
     m = Manifest.load(Vault.open(root))
     questions = [json.loads(l) for l in (CORPUS / "qa-dev.jsonl").read_text().splitlines()]

@@ -6,10 +6,10 @@ import shutil
 import pytest
 from textual.widgets import Input, ListView, Markdown, ProgressBar
 
-from kb.compile import Compile
+from kb.compile.job import Compile
 from kb.tui.app import KbApp
 from kb.tui.widgets import TraceView, to_markdown_links
-from kb.vault import Vault
+from kb.core.vault import Vault
 from conftest import ROOT
 from fakes import CompileFake
 
@@ -35,7 +35,7 @@ class AskFake:
         self.calls = 0
 
     def chat(self, messages, *, json_schema=None, max_tokens=512, temperature=0.2, stop=None, on_token=None):
-        from agents.engine import Reply, Usage
+        from kb.agents.engine import Reply, Usage
         self.calls += 1
         text = "FINAL_VAR(answer)" if messages[0]["role"] == "system" else "Brine it to about 2-3% salt by weight."
         return Reply(text=text, usage=Usage(50, 10))

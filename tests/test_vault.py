@@ -3,8 +3,8 @@ import unicodedata
 
 import pytest
 
-from kb.errors import PageEditedError, VaultError
-from kb.vault import LAYOUT, Page, Vault
+from kb.core.errors import PageEditedError, VaultError
+from kb.core.vault import LAYOUT, Page, Vault
 from conftest import write
 
 
@@ -99,7 +99,7 @@ def test_graph_backlinks_and_broken(tmp_path):
 
 def test_paths_outside_the_vault_are_refused(tmp_path):
     vault, _ = Vault.init(tmp_path / "v", "")
-    from kb.errors import PageError
+    from kb.core.errors import PageError
     with pytest.raises(PageError, match="outside the vault"):
         vault.write(Page("../escape.md", {}, "x"))
     assert not (tmp_path / "escape.md").exists()

@@ -11,8 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from kb.manifest import Manifest
-from kb.vault import Vault
+from kb.core.manifest import Manifest
+from kb.core.vault import Vault
 from kb.watch import Watcher, ignored
 from conftest import ROOT, run_kb
 from fakes import CompileFake
@@ -119,7 +119,7 @@ def test_changes_moves_and_deletes_while_watching(tmp_path):
 
 
 def test_model_error_is_reported_and_the_watcher_goes_on(tmp_path):
-    from kb.errors import EngineError
+    from kb.core.errors import EngineError
 
     class Flaky(CompileFake):
         fail = True

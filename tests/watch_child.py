@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fakes import CompileFake  # noqa: E402
-from kb.vault import Vault  # noqa: E402
+from kb.core.vault import Vault  # noqa: E402
 from kb.watch import Watcher, serve  # noqa: E402
 
 

@@ -11,8 +11,8 @@ import re
 from datetime import date
 from pathlib import Path
 
-from kb.pages import first_sentence, link
-from kb.vault import Page
+from kb.core.pages import first_sentence, link
+from kb.core.vault import Page
 
 
 def _sources_md(cited: list[tuple[str, str]]) -> list[str]:

@@ -15,9 +15,9 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kb import markdown
-from kb.errors import KbError, PageError
-from kb.vault import Vault, atomic_write
+from kb.core import markdown
+from kb.core.errors import KbError, PageError
+from kb.core.vault import Vault, atomic_write
 
 INDEX_DIR = "search"
 MAX_BODY = 200_000  # characters of one document that are indexed
@@ -76,7 +76,7 @@ class SearchIndex:
 
     def documents(self) -> list[str]:
         """What is searchable: wiki pages, other notes, and raw sources that extract to text."""
-        from kb.extract import TEXT_KINDS
+        from kb.core.extract import TEXT_KINDS
         files = self.vault.files()
         return [p for p in files if not p.startswith("raw/assets/") and not p.endswith(".kb-new.md")
                 and p not in ("index.md", "log.md")  # catalogues: they match everything
@@ -89,7 +89,7 @@ class SearchIndex:
     def _fields(self, rel: str) -> dict | None:
         path = self.vault.abspath(rel)
         if rel.startswith("raw/"):
-            from kb.extract import SourceError, extract
+            from kb.core.extract import SourceError, extract
             try:
                 doc = extract(path, rel, max_bytes=20_000_000)
             except (SourceError, OSError):
@@ -107,7 +107,7 @@ class SearchIndex:
         raw = meta.get("raw")
         if isinstance(raw, str) and raw.startswith("raw/") and rel.startswith("wiki/sources/"):
             # a source page is found by anything its source says, not only by its summary
-            from kb.extract import SourceError, extract
+            from kb.core.extract import SourceError, extract
             try:
                 source_text = extract(self.vault.abspath(raw), raw, max_bytes=20_000_000).text[:MAX_BODY]
             except (SourceError, OSError, PageError):

@@ -19,12 +19,12 @@ from textual.widgets import (Footer, Input, Label, ListItem, ListView, Markdown,
                              TabbedContent, TabPane)
 from textual.worker import Worker, WorkerState
 
-from kb import markdown
-from kb.errors import KbError
-from kb.links import LinkIndex
+from kb.core import markdown
+from kb.core.errors import KbError
+from kb.core.links import LinkIndex
 from kb.tui.help import HelpScreen
 from kb.tui.widgets import PageView, StatusBar, TraceView, VaultTree, link_targets
-from kb.vault import Vault
+from kb.core.vault import Vault
 
 
 class Serialized:
@@ -170,7 +170,7 @@ class KbApp(App):
 
     @work(exclusive=True, group="search", thread=True, exit_on_error=False)
     def run_search(self, query: str) -> None:
-        from tools.search import SearchIndex
+        from kb.tools.search import SearchIndex
         hits = []
         if query.strip():
             index = SearchIndex(self.vault)
@@ -195,10 +195,10 @@ class KbApp(App):
 
     @work(exclusive=True, group="ask", thread=True, exit_on_error=False)
     def run_ask(self, question: str) -> None:
-        from kb.ask import Ask
+        from kb.ask.job import Ask
         job = Ask(self.vault, self.engine(), on_event=lambda e: self.call_from_thread(self._trace_event, e))
         ans = job.answer(question, self.ask_mode)
-        from kb.pages import link
+        from kb.core.pages import link
         cites = ", ".join(link(p, t) for p, t in ans.cited)
         text = ans.text + (f"\n\n**Sources:** {cites}" if cites else "")
         from kb.tui.widgets import to_markdown_links
@@ -240,7 +240,7 @@ class KbApp(App):
 
     @work(exclusive=True, group="compile", thread=True, exit_on_error=False)
     def run_compile(self) -> None:
-        from kb.compile import Compile
+        from kb.compile.job import Compile
         state = {"total": 0, "done": 0, "tokens": 0, "t0": time.monotonic()}
 
         def event(e: dict) -> None:
@@ -272,8 +272,8 @@ class KbApp(App):
 
     @work(exclusive=True, group="lint", thread=True, exit_on_error=False)
     def run_lint(self) -> None:
-        from kb.lint import Lint, LintSettings
-        from kb.lint_report import summary_lines
+        from kb.lint.job import Lint, LintSettings
+        from kb.lint.report import summary_lines
         self.call_from_thread(self._progress, 0, 1, "lint: structural checks")
         report = Lint(self.vault, None, LintSettings(model_checks=False)).run()
         for line in summary_lines(report):
@@ -287,7 +287,7 @@ class KbApp(App):
 
     @work(exclusive=True, group="reindex", thread=True, exit_on_error=False)
     def run_reindex(self) -> None:
-        from tools.search import SearchIndex
+        from kb.tools.search import SearchIndex
         self.call_from_thread(self._progress, 0, 1, "reindex: building")
         stats = SearchIndex(self.vault).rebuild()
         self.call_from_thread(self._job_log, f"reindex: {stats}")
@@ -325,7 +325,7 @@ class KbApp(App):
 
     @work(exclusive=True, group="health", thread=True, exit_on_error=False)
     def check_health(self) -> None:
-        from kb.lint import Lint, LintSettings
+        from kb.lint.job import Lint, LintSettings
         report = Lint(self.vault, None, LintSettings(model_checks=False)).run(write_report=False)
         broken = sum(f.check in ("broken-link", "dangling-source-link") for f in report.findings)
         stale = sum(f.check == "stale" for f in report.findings)

@@ -9,7 +9,7 @@ import re
 from textual.containers import Vertical
 from textual.widgets import Label, ListItem, ListView, Markdown, RichLog, Static, Tree
 
-from kb.links import nfc
+from kb.core.links import nfc
 
 GROUPS = (("Raw sources", "raw/"), ("Sources", "wiki/sources/"), ("Concepts", "wiki/concepts/"),
           ("Answers", "wiki/answers/"), ("Reports", "wiki/reports/"))

@@ -15,7 +15,7 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
-from kb.errors import PageError
+from kb.core.errors import PageError
 
 # libyaml's C loader/dumper when pyyaml was built with it (10x faster on big vaults)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from kb.vault import Page
+from kb.core.vault import Page
 
 UNSAFE = re.compile(r'[\\/:*?"<>|#^\[\]]')
 

@@ -14,9 +14,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb import markdown
-from kb.errors import PageEditedError, PageError, VaultError
-from kb.links import Graph, LinkIndex, build_graph, nfc
+from kb.core import markdown
+from kb.core.errors import PageEditedError, PageError, VaultError
+from kb.core.links import Graph, LinkIndex, build_graph, nfc
 
 STATE_DIR = ".kb"
 LAYOUT = ("raw", "raw/assets", "wiki/sources", "wiki/concepts", "wiki/answers", "wiki/reports",

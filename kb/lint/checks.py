@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from kb import markdown
-from kb import pages as pages_mod
-from kb import concepts as C
-from kb.errors import PageError
+from kb.core import markdown
+from kb.core import pages as pages_mod
+from kb.core import concepts as C
+from kb.core.errors import PageError
 from kb.ingest import file_hash
-from kb.lint_text import near_duplicates
-from kb.links import Graph, LinkIndex, build_graph, nfc
-from kb.manifest import Manifest
-from kb.vault import PAGE_TYPES, Page, Vault
+from kb.core.text import near_duplicates
+from kb.core.links import Graph, LinkIndex, build_graph, nfc
+from kb.core.manifest import Manifest
+from kb.core.vault import PAGE_TYPES, Page, Vault
 
 REPORTS = "wiki/reports/"
 CATALOGUES = ("index.md", "log.md")
@@ -341,7 +341,7 @@ def check_index(s: Snapshot) -> list[Finding]:
 
 def raw_texts(vault: Vault, files: list[str]) -> dict[str, str]:
     """Plain text of every raw source that extracts (bad ones are compile's to report)."""
-    from kb.extract import IMAGE_EXTS, SourceError, extract
+    from kb.core.extract import IMAGE_EXTS, SourceError, extract
     out = {}
     for rel in files:
         if not rel.startswith("raw/") or rel.startswith("raw/assets/") or Path(rel).suffix.lower() in IMAGE_EXTS:

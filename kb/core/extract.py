@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from kb import markdown
-from kb.errors import KbError, PageError
+from kb.core import markdown
+from kb.core.errors import KbError, PageError
 
 TEXT_KINDS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
               ".html": "html", ".htm": "html", ".pdf": "pdf"}

@@ -1,6 +1,6 @@
 """`kb lint`: run the checks, repair what is safe (`--fix`), write the report page.
 
-Structural checks are code (kb/lint_checks.py). Model checks (contradictions, unsupported claims,
+Structural checks are code (kb/lint/checks.py). Model checks (contradictions, unsupported claims,
 gaps, candidate articles, questions) are found as candidates by code and judged by the RLM agent
 (agents/linter.py), so a small model only ever answers narrow questions about quoted text.
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from kb import catalog, pages
-from kb.errors import KbError
-from kb import lint_checks as LC
-from kb.lint_checks import Finding, Snapshot
-from kb.vault import Page, Vault, atomic_write
+from kb.core import catalog, pages
+from kb.core.errors import KbError
+from kb.lint import checks as LC
+from kb.lint.checks import Finding, Snapshot
+from kb.core.vault import Page, Vault, atomic_write
 
 SEVERITIES = ("error", "warning", "suggestion")
 
@@ -72,7 +72,7 @@ class Lint:
             snap = Snapshot.load(self.vault)
             findings = self.structural(snap, raw)
         if self.settings.model_checks and self.engine_factory is not None:
-            from agents.linter import model_checks
+            from kb.agents.linter import model_checks
             self.on_event({"type": "stage", "name": "model checks"})
             extra, report.model = model_checks(self.vault, snap, raw, self.engine_factory(),
                                                self.settings, on_event=self.on_event)
@@ -139,7 +139,7 @@ class Lint:
             return 0
         page = self.vault.read(rel)
         if page.state == "kb":
-            from kb import markdown
+            from kb.core import markdown
             meta, body = markdown.split_frontmatter(text, where=rel)
             self.vault.write(Page(rel, meta, body), force=True)
         else:
@@ -170,7 +170,7 @@ class Lint:
 
     # -- the report page ----------------------------------------------------------------------
     def write_report(self, report: LintReport) -> str:
-        from kb.lint_report import report_page
+        from kb.lint.report import report_page
         index_was_current = catalog.index_is_current(self.vault)
         page = report_page(f"wiki/reports/lint-{date.today().isoformat()}.md", report)
         conflict = catalog.write_page(self.vault, page)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.errors import ConfigError
+from kb.core.errors import ConfigError
 
 # section -> key -> (type, default). bool is checked before int because bool is an int in Python.
 SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {

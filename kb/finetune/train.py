@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from kb.errors import KbError
+from kb.core.errors import KbError
 
 INSTALL = "kb finetune needs the finetune extra: pip install torch==2.13.0 && pip install -e '.[finetune]'"
 

@@ -18,7 +18,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from kb.concepts import sentences
+from kb.core.concepts import sentences
 
 WORDS = re.compile(r"[a-z0-9]+")
 NUM = re.compile(r"\d+(?:[.,]\d+)*")

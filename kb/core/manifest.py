@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.errors import VaultError
-from kb.vault import Vault, atomic_write
+from kb.core.errors import VaultError
+from kb.core.vault import Vault, atomic_write
 
 VERSION = 1
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from kb.errors import KbError, UsageError
+from kb.core.errors import KbError, UsageError
 
 
 @dataclass
@@ -108,8 +108,8 @@ def as_json(results: list[Result]) -> str:
 def closed_book(engine, rows: list[dict], max_tokens: int = 48) -> list[dict]:
     """Validation questions with no wiki: what the model knows in its weights. An answer counts
     when the pair's short answer occurs in the reply (case and punctuation ignored)."""
-    from kb.finetune_data import SYSTEM
-    from kb.lint_text import normalise
+    from kb.finetune.data import SYSTEM
+    from kb.core.text import normalise
     out = []
     for row in rows:
         q = row["messages"][1]["content"]

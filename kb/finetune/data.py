@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from kb import catalog
-from kb.concepts import sentences
-from kb.errors import KbError
-from kb.lint_text import normalise, plain
-from kb.vault import Page, Vault, atomic_write
+from kb.core import catalog
+from kb.core.concepts import sentences
+from kb.core.errors import KbError
+from kb.core.text import normalise, plain
+from kb.core.vault import Page, Vault, atomic_write
 
 VERSION = 5
 SYSTEM = "You answer questions about the user's knowledge base from memory, briefly."

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kb import catalog, pages
-from kb import concepts as C
-from kb.errors import KbError, PageError
-from kb.extract import IMAGE_EXTS, SourceError, extract
+from kb.core import catalog, pages
+from kb.core import concepts as C
+from kb.core.errors import KbError, PageError
+from kb.core.extract import IMAGE_EXTS, SourceError, extract
 from kb.ingest import file_hash
-from kb.manifest import Manifest
-from kb.vault import Vault, atomic_write
+from kb.core.manifest import Manifest
+from kb.core.vault import Vault, atomic_write
 
 
 class CompileLocked(KbError):
@@ -203,7 +203,7 @@ class Compile:
 
     def _update_search(self, plan: Plan, report: Report) -> None:
         """Keep the search index (if there is one) in step: only the files this run touched."""
-        from tools.search import SearchIndex
+        from kb.tools.search import SearchIndex
         index = SearchIndex(self.vault)
         if index.exists and (report.written or report.deleted or plan.work or plan.removed):
             index.sync(sorted(set(report.written + report.deleted + plan.work + plan.removed)))
@@ -217,7 +217,7 @@ class Compile:
 
     def _engine_compiler(self):
         if self._compiler is None:
-            from agents.compiler import SourceCompiler
+            from kb.agents.compiler import SourceCompiler
             engine = self.engine_factory()
             self._compiler = SourceCompiler(engine, chunk_chars=self.settings.chunk_chars,
                                             max_concepts=self.settings.max_concepts,
@@ -428,5 +428,5 @@ class Compile:
 
 
 def _prompt_version() -> int:
-    from agents.compiler import PROMPT_VERSION
+    from kb.agents.compiler import PROMPT_VERSION
     return PROMPT_VERSION

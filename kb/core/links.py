@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from kb.markdown import Link, Parsed, heading_key
+from kb.core.markdown import Link, Parsed, heading_key
 
 
 def nfc(s: str) -> str:

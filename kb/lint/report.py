@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from kb import pages
-from kb.lint_text import plain
-from kb.vault import Page
+from kb.core import pages
+from kb.core.text import plain
+from kb.core.vault import Page
 
 HEADINGS = (("error", "Errors"), ("warning", "Warnings"), ("suggestion", "Suggestions"))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 
-from kb import pages
-from kb.errors import PageEditedError, PageError
-from kb.vault import Page, Vault
+from kb.core import pages
+from kb.core.errors import PageEditedError, PageError
+from kb.core.vault import Page, Vault
 
 
 _SEEN: dict[tuple[str, str], tuple[tuple[int, int], tuple[str, str, str]]] = {}

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from agents.answer import Answer, Doc, fit, one_prompt, rlm_answer
-from agents.trace import Trace
-from kb import catalog, pages
-from kb.errors import KbError, PageError, UsageError
-from kb.manifest import Manifest
-from kb.vault import Vault
+from kb.agents.answer import Answer, Doc, fit, one_prompt, rlm_answer
+from kb.agents.trace import Trace
+from kb.core import catalog, pages
+from kb.core.errors import KbError, PageError, UsageError
+from kb.core.manifest import Manifest
+from kb.core.vault import Vault
 
 MAX_QUESTION = 4000
 MODES = ("rlm", "rag", "stuff")
@@ -73,7 +73,7 @@ class Ask:
     def corpus(self) -> Corpus:
         if self._corpus is not None:
             return self._corpus
-        from kb.extract import SourceError, extract
+        from kb.core.extract import SourceError, extract
         c = Corpus()
         for rel in self.vault.wiki_pages():
             if rel.endswith(".kb-new.md"):
@@ -100,7 +100,7 @@ class Ask:
         return c
 
     def search(self, query: str, k: int = 5) -> list[dict]:
-        from tools.search import SearchIndex
+        from kb.tools.search import SearchIndex
         if self._index is None:
             self._index = SearchIndex(self.vault)
             self._index.sync()
@@ -186,7 +186,7 @@ class Ask:
     # -- output ------------------------------------------------------------------------------
     def render(self, question: str, ans: Answer, fmt: str, path: str, png: Path | None = None,
                png_link: str | None = None):
-        from tools import render
+        from kb.tools import render
         model = getattr(self.engine, "model", "") or ""
         if fmt == "marp":
             return render.marp_deck(path, question, ans.text, ans.cited, mode=ans.mode, model=str(model)), None
@@ -219,7 +219,7 @@ class Ask:
             raise KbError(conflict)
         catalog.write_index(self.vault)
         catalog.append_log(self.vault, "answer", question)
-        from tools.search import SearchIndex
+        from kb.tools.search import SearchIndex
         SearchIndex(self.vault).sync([path])
         return path, png
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kb.errors import ModelError
+from kb.core.errors import ModelError
 
 GGUF_MAGIC = b"GGUF"
 

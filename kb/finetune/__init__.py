@@ -1,0 +1,1 @@
+"""Finetuning: grounded question/answer data from the pages, LoRA training, closed-book eval."""
