@@ -1,7 +1,8 @@
-"""The `kb` command line: parse arguments, call the jobs, print results.
+"""The `kb` command line: parse arguments, call the API (kb/api.py), print results.
 
-Configuration is read here and only here, then passed down. Every KbError becomes one line on
-stderr (`kb: error: ...`) and its exit code; a traceback is a bug and is shown only with KB_DEBUG=1.
+No domain logic and no config here: `kb.api.Kb` reads config and builds the jobs. Every KbError
+becomes one line on stderr (`kb: error: ...`) and its exit code; a traceback is a bug and is shown
+only with KB_DEBUG=1.
 """
 
 from __future__ import annotations
@@ -28,48 +29,38 @@ class Parser(argparse.ArgumentParser):
 
 @dataclass
 class Context:
-    """What every command needs, resolved lazily from the global options and the environment."""
+    """The parsed arguments and the environment; the API's `Kb` is opened on first use, so
+    commands that need no vault (init, models) work outside one."""
 
     args: argparse.Namespace
     env: dict = field(default_factory=lambda: dict(os.environ))
-    _vault: object = None
-    _config: object = None
+    _kb: object = None
 
     @property
-    def vault(self):
-        from kb.core.vault import Vault
-        if self._vault is None:
-            where = self.args.vault or self.env.get("KB_VAULT")
-            self._vault = Vault.open(where) if where else Vault.find(Path.cwd())
-        return self._vault
-
-    @property
-    def config(self) -> kbconfig.Config:
-        if self._config is None:
-            overrides = {("model", "name"): self.args.model, ("model", "engine"): self.args.engine}
-            self._config = kbconfig.load(self.vault.config_path, self.env, overrides)
-        return self._config
+    def kb(self):
+        from kb.api import Kb
+        if self._kb is None:
+            self._kb = Kb.open(self.args.vault, env=self.env, model=self.args.model, engine=self.args.engine)
+        return self._kb
 
     @property
     def models_dir(self) -> Path:
         return models.models_dir(self.env)
-
-    def engine(self):
-        from kb.agents.engine import make_engine
-        return make_engine(self.config, self.models_dir)
 
 
 def out(line: str = "") -> None:
     print(line, flush=True)
 
 
+def err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 def cmd_init(ctx: Context) -> int:
-    from kb.core.vault import Vault
-    target = Path(ctx.args.path or ".")
-    vault, created = Vault.init(target, kbconfig.DEFAULT_TOML)
-    kbconfig.load(vault.config_path, ctx.env)  # an existing config must still be valid
+    from kb.api import init
+    vault, created = init(ctx.args.path or ".", ctx.env)
     if created:
         out(f"initialised vault at {vault.root} ({len(created)} items created)")
     else:
@@ -78,29 +69,18 @@ def cmd_init(ctx: Context) -> int:
 
 
 def cmd_status(ctx: Context) -> int:
-    from kb.status import vault_status
-    st = vault_status(ctx.vault)
-    cfg = ctx.config
-    model = cfg.model["name"]
-    engine = cfg.model["engine"]
-    where = cfg.openai["base_url"] if engine == "openai" else _model_state(model, ctx.models_dir)
+    st = ctx.kb.status()
+    m = ctx.kb.model_info()
     if ctx.args.json:
-        out(json.dumps(dict(st.as_dict(), model=model, engine=engine, model_state=where)))
+        out(json.dumps(dict(st.as_dict(), model=m.name, engine=m.engine, model_state=m.where)))
         return 0
     out(f"vault     {st.vault}")
     out(f"sources   {st.sources} in raw/")
     out(f"pages     {st.pages} in wiki/ ({st.source_pages} sources, {st.concept_pages} concepts, "
         f"{st.answer_pages} answers)")
     out(f"links     {st.links} ({st.broken_links} broken)")
-    out(f"model     {model} via {engine} ({where})")
+    out(f"model     {m.name} via {m.engine} ({m.where})")
     return 0
-
-
-def _model_state(name: str, mdir: Path) -> str:
-    try:
-        return str(models.resolve(name, mdir))
-    except KbError as e:
-        return f"not ready: {e}"
 
 
 def cmd_models(ctx: Context) -> int:
@@ -108,13 +88,12 @@ def cmd_models(ctx: Context) -> int:
     if ctx.args.action == "fetch":
         names = ctx.args.names or [models.DEFAULT_MODEL]
         for name in names:
-            path = models.fetch(name, mdir, force=ctx.args.force,
-                                progress=lambda s: print(f"  {s}", file=sys.stderr, flush=True))
+            path = models.fetch(name, mdir, force=ctx.args.force, progress=lambda s: err(f"  {s}"))
             out(f"{name}: {path}")
         return 0
     extra = []
     try:
-        name = ctx.config.model["name"]
+        name = ctx.kb.model_name
         if name not in models.BUNDLED:
             extra.append(name)
     except KbError:
@@ -146,9 +125,7 @@ def cmd_chat(ctx: Context) -> int:
             schema = json.loads(Path(ctx.args.schema).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise UsageError(f"--schema {ctx.args.schema}: {e}") from None
-    engine = ctx.engine()
-    reply = engine.chat([{"role": "user", "content": prompt}], json_schema=schema,
-                        max_tokens=ctx.args.max_tokens,
+    reply = ctx.kb.chat(prompt, json_schema=schema, max_tokens=ctx.args.max_tokens,
                         on_token=None if ctx.args.json else lambda t: print(t, end="", flush=True))
     if ctx.args.json:
         out(json.dumps({"text": reply.text, "prompt_tokens": reply.usage.prompt_tokens,
@@ -162,8 +139,7 @@ def cmd_chat(ctx: Context) -> int:
 
 
 def cmd_ingest(ctx: Context) -> int:
-    from kb.ingest import ingest
-    rows = ingest(ctx.vault, [Path(p) for p in ctx.args.paths])
+    rows = ctx.kb.ingest([Path(p) for p in ctx.args.paths])
     for r in rows:
         out(f"{r.note:<10} {r.source}" + (f" -> {r.dest}" if r.dest and r.note == "added" else ""))
     added = sum(r.note == "added" for r in rows)
@@ -171,18 +147,10 @@ def cmd_ingest(ctx: Context) -> int:
     return 0
 
 
-def _compile_settings(ctx: Context):
-    from kb.compile.job import Settings
-    c = ctx.config["compile"]
-    return Settings(max_source_mb=c["max_source_mb"], chunk_chars=c["chunk_chars"], max_concepts=c["max_concepts"])
-
-
 def cmd_compile(ctx: Context) -> int:
-    from kb.compile.job import Compile
     from kb.progress import CompileProgress
-    settings = _compile_settings(ctx)
     progress = CompileProgress(enabled=not ctx.args.json)
-    job = Compile(ctx.vault, ctx.engine, settings, on_event=progress.event)
+    job = ctx.kb.compile(on_event=progress.event)
     with progress:
         report = job.run(dry_run=ctx.args.dry_run)
     if ctx.args.json:
@@ -193,18 +161,14 @@ def cmd_compile(ctx: Context) -> int:
 
 
 def cmd_lint(ctx: Context) -> int:
-    from kb.lint.job import Lint, LintSettings
     from kb.lint.report import summary_lines
-    c = ctx.config["lint"]
-    settings = LintSettings(model_checks=not ctx.args.structural, max_contradictions=c["max_contradictions"],
-                            max_claims=c["max_claims"], max_gap_pages=c["max_gap_pages"])
     quiet = ctx.args.json
 
     def stage(e: dict) -> None:
         if not quiet and e.get("type") == "stage":
-            print(f"lint: {e['name']}", file=sys.stderr, flush=True)
+            err(f"lint: {e['name']}")
 
-    report = Lint(ctx.vault, None if ctx.args.structural else ctx.engine, settings, on_event=stage).run(
+    report = ctx.kb.lint(model_checks=not ctx.args.structural, on_event=stage).run(
         fix=ctx.args.fix, write_report=not ctx.args.no_report)
     if ctx.args.json:
         out(json.dumps(report.as_dict()))
@@ -216,32 +180,30 @@ def cmd_lint(ctx: Context) -> int:
 
 def cmd_watch(ctx: Context) -> int:
     import time as _time
-    from kb.watch import Watcher, serve
-    settings = _compile_settings(ctx)
+    from kb.watch import serve
 
     def log(line: str) -> None:
         out(f"{_time.strftime('%H:%M:%S')} {line}")
 
-    serve(Watcher(ctx.vault, ctx.engine, settings, debounce=ctx.args.debounce, on_log=log), once=ctx.args.once)
-    return 0
+    stats = serve(ctx.kb.watcher(debounce=ctx.args.debounce, on_log=log), once=ctx.args.once)
+    # --once is a batch run: a source left queued by an error is a failure a script must see
+    return 1 if ctx.args.once and stats.errors else 0
 
 
 def cmd_tui(ctx: Context) -> int:
     from kb.tui.app import run
-    settings = _compile_settings(ctx)
-    run(ctx.vault, ctx.engine, str(ctx.config.model["name"]), settings)
+    run(ctx.kb)
     return 0
 
 
 def cmd_finetune_data(ctx: Context) -> int:
-    from kb.finetune.data import DataSettings, FinetuneData
     quiet = ctx.args.json
 
     def event(e: dict) -> None:
         if not quiet and e.get("type") == "page_done" and (e["index"] % 10 == 0 or e["index"] == e["total"]):
-            print(f"[{e['index']}/{e['total']}] pages", file=sys.stderr, flush=True)
+            err(f"[{e['index']}/{e['total']}] pages")
 
-    report = FinetuneData(ctx.vault, ctx.engine, DataSettings(per_page=ctx.args.per_page), on_event=event).run()
+    report = ctx.kb.finetune_data(per_page=ctx.args.per_page, on_event=event).run()
     if ctx.args.json:
         out(json.dumps(report.as_dict()))
         return 0
@@ -259,72 +221,43 @@ def cmd_finetune_data(ctx: Context) -> int:
 
 def _closed_book(ctx: Context) -> int:
     """Before and after finetuning, side by side, on the validation split."""
-    from kb.agents.engine import make_engine
-    from kb.ask import eval as kbeval
-    from kb.finetune.data import out_dir
-    data = out_dir(ctx.vault)
-    val = data / "validation.jsonl"
-    if not val.exists():
-        raise KbError(f"{val}: no validation split yet; run `kb finetune-data` first")
-    rows = [json.loads(line) for line in val.read_text().splitlines() if line.strip()]
-    if ctx.args.limit:
-        rows = rows[:ctx.args.limit]
-    latest = data / "latest.json"
-    info = json.loads(latest.read_text()) if latest.exists() else {}
-    runs = [("before", ctx.args.before or info.get("base") or ctx.config.model["name"])]
-    after = ctx.args.after or info.get("gguf")
-    if after:
-        runs.append(("after", after))
-    results = {}
-    for label, name in runs:
-        cfg = kbconfig.load(ctx.vault.config_path, ctx.env, {("model", "name"): name})
-        print(f"{label}: {name} ({len(rows)} questions)", file=sys.stderr, flush=True)
-        results[label] = (name, kbeval.closed_book(make_engine(cfg, ctx.models_dir), rows))
+    from kb.finetune.closed_book import model_label
+    cmp = ctx.kb.closed_book(before=ctx.args.before, after=ctx.args.after, limit=ctx.args.limit,
+                             on_run=lambda label, name, n: err(f"{label}: {name} ({n} questions)"))
     if ctx.args.json:
-        out(json.dumps({k: {"model": n, "results": r} for k, (n, r) in results.items()}))
+        out(json.dumps(cmp.as_dict()))
         return 0
-    out(f"closed-book, validation split: {len(rows)} questions from {len({r['page'] for r in rows})} pages")
-    for label, (name, r) in results.items():
-        ok = sum(x["correct"] for x in r)
-        out(f"  {label:<7} {Path(name).name:<40} {ok:>3}/{len(r)}  {ok / max(1, len(r)):.1%}")
-    if "after" not in results:
+    out(f"closed-book, validation split: {cmp.questions} questions from {cmp.pages} pages")
+    for run in cmp.runs:
+        n = len(run.results)
+        out(f"  {run.label:<7} {model_label(run.model):<40} {run.correct:>3}/{n}  {run.correct / max(1, n):.1%}")
+    if not cmp.finetuned:
         out("  (no finetuned model yet: run `kb finetune`)")
     return 0
 
 
 def cmd_finetune(ctx: Context) -> int:
-    from kb.finetune import train as ft
-    from kb.finetune.data import out_dir
-    ft.require_extra()
-    base = ctx.args.base
-    base_path = models.resolve(base, ctx.models_dir)
-    name = ctx.args.name or f"{base}-{ctx.vault.root.name}-ft"
-    settings = ft.TrainSettings(epochs=ctx.args.epochs, minutes=ctx.args.minutes, lr=ctx.args.lr,
-                                rank=ctx.args.rank)
+    from kb.finetune.train import TrainSettings
     from kb.progress import TrainProgress
+    settings = TrainSettings(epochs=ctx.args.epochs, minutes=ctx.args.minutes, lr=ctx.args.lr, rank=ctx.args.rank)
     with TrainProgress(enabled=not ctx.args.json) as progress:
-        report = ft.train(base_path, out_dir(ctx.vault), out_dir(ctx.vault) / "runs" / name, ctx.models_dir,
-                          name, settings, on_event=progress.event)
-    info = report.as_dict() | {"base": base, "name": name}
-    from kb.core.vault import atomic_write
-    atomic_write(out_dir(ctx.vault) / "latest.json", json.dumps(info, indent=1) + "\n")
+        done = ctx.kb.finetune(settings, on_event=progress.event).run(ctx.args.base, ctx.args.name)
     if ctx.args.json:
-        out(json.dumps(info))
+        out(json.dumps(done.as_dict()))
         return 0
+    report = done.report
     out(f"trained {report.steps} steps ({report.epochs_done} epochs) on {report.examples} examples in "
         f"{report.seconds:.0f} s, {report.tokens_per_s} tokens/s; loss {report.first_loss} -> {report.last_loss}; "
         f"validation loss {report.val_loss_before} -> {report.val_loss_after}")
     out(f"adapter: {report.adapter}")
-    out(f"model:   {report.gguf} (use it with --model {name}; compare with `kb eval --closed-book`)")
+    out(f"model:   {report.gguf} (use it with --model {done.name}; compare with `kb eval --closed-book`)")
     return 0
 
 
 def _ask_job(ctx: Context):
     """An Ask whose corpus is checked (an empty vault is an error) before the model loads."""
-    from kb.ask.job import Ask, AskSettings
-    job = Ask(ctx.vault, None, settings=AskSettings(context_tokens=ctx.config.model["n_ctx"]))
+    job = ctx.kb.ask()
     job.corpus()
-    job.engine = ctx.engine()
     return job
 
 
@@ -340,8 +273,7 @@ def cmd_ask(ctx: Context) -> int:
         path, png = job.file_back(question, ans, ctx.args.format)
         saved = {"path": path, "png": str(png) if png else None}
     else:
-        out_png = ctx.vault.state_dir / "outputs" / "chart.png"
-        page, png = job.render(question, ans, ctx.args.format, "answer.md", out_png, str(out_png))
+        page, png = job.preview(question, ans, ctx.args.format)
         saved = {"path": None, "png": str(png) if png else None}
         if ctx.args.out:
             Path(ctx.args.out).write_text(page.text(), encoding="utf-8")
@@ -385,8 +317,8 @@ def cmd_eval(ctx: Context) -> int:
     def show(r):
         if not ctx.args.json:
             mark = "ok  " if r.correct else ("ERR " if r.error else "miss")
-            print(f"{mark} {r.mode:<5} {r.id:<5} {r.seconds:6.1f}s {r.tokens:6d} tok  "
-                  f"{(r.error or r.answer).replace(chr(10), ' ')[:90]}", file=sys.stderr, flush=True)
+            err(f"{mark} {r.mode:<5} {r.id:<5} {r.seconds:6.1f}s {r.tokens:6d} tok  "
+                f"{(r.error or r.answer).replace(chr(10), ' ')[:90]}")
 
     results = kbeval.run(job, cases, modes, on_result=show)
     out(kbeval.as_json(results) if ctx.args.json else kbeval.table(results))
@@ -394,14 +326,11 @@ def cmd_eval(ctx: Context) -> int:
 
 
 def cmd_search(ctx: Context) -> int:
-    from kb.tools.search import SearchIndex
     query = " ".join(ctx.args.query)
     if not query.strip():
         raise UsageError("empty search query")
-    index = SearchIndex(ctx.vault)
-    index.sync()  # cheap when nothing changed: stats only
     kinds = tuple(ctx.args.kind.split(",")) if ctx.args.kind else None
-    hits = index.search(query, ctx.args.k, kinds=kinds)
+    hits = ctx.kb.search(query, ctx.args.k, kinds=kinds)
     if ctx.args.json:
         out(json.dumps([h.as_dict() for h in hits], ensure_ascii=False))
         return 0
@@ -415,28 +344,23 @@ def cmd_search(ctx: Context) -> int:
 
 
 def cmd_reindex(ctx: Context) -> int:
-    from kb.tools.search import SearchIndex
-    stats = SearchIndex(ctx.vault).rebuild()
+    stats = ctx.kb.reindex()
     out(f"search index rebuilt: {stats['documents']} documents")
     return 0
 
 
 def cmd_trace(ctx: Context) -> int:
     from kb.agents import trace
-    tdir = ctx.vault.state_dir / "traces"
     if ctx.args.action == "list":
-        runs = trace.list_runs(tdir)
-        for run_id in runs:
-            events = trace.load(tdir, run_id)
-            end = next((e for e in reversed(events) if e.get("type") == "end"), {})
-            start = next((e for e in events if e.get("type") == "start"), {})
-            out(f"{run_id}  {end.get('status', 'unfinished'):<18} {str(start.get('task', ''))[:60]}")
+        runs = ctx.kb.traces()
+        for run in runs:
+            out(f"{run.id}  {run.status:<18} {run.task[:60]}")
         if not runs:
             out("no traces yet")
         return 0
     if not ctx.args.id:
         raise UsageError("kb trace show needs a trace ID (or 'last'); see `kb trace list`")
-    events = trace.load(tdir, ctx.args.id)
+    events = ctx.kb.trace(ctx.args.id)
     if ctx.args.json:
         for e in events:
             out(json.dumps(e, ensure_ascii=False))

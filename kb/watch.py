@@ -65,6 +65,7 @@ class Watcher:
         self._stop = threading.Event()
         self._observer = None
         self._queue_file = vault.state_dir / "watch-queue.json"
+        self._once = False  # set by run(until_idle=True)
 
     # -- the queue ----------------------------------------------------------------------------
     @property
@@ -154,12 +155,16 @@ class Watcher:
 
     def run(self, until_idle: bool = False, poll: float = 0.1) -> WatchStats:
         """The loop: compile ready batches until stopped (or, with `until_idle`, until nothing is
-        pending). The queue is saved on the way out."""
+        pending or a batch fails as a whole: a missing model or a held lock would fail again on
+        every retry, and `--once` must end). The queue is saved on the way out."""
+        self._once = until_idle
         try:
             while not self._stop.is_set():
                 batch = self.ready()[:self.max_batch]
                 if batch:
                     self.compile(batch)
+                    if until_idle and self.stats.errors:
+                        break
                 elif until_idle and not self.pending:
                     break
                 else:
@@ -183,7 +188,7 @@ class Watcher:
             report = job.run(only=set(batch), stop=self._stop.is_set)
         except KbError as e:  # a model error or a busy lock: report, requeue, go on
             self.stats.errors.append(str(e))
-            self.log(f"error: {e}; will retry")
+            self.log(f"error: {e}; " + ("left queued for the next start" if self._once else "will retry in 5 s"))
             with self._lock:
                 for rel in batch:
                     self._pending.setdefault(rel, (time.monotonic() + 5.0, self._stat(rel)))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,10 +36,29 @@ OBSIDIAN = {
 }
 
 
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new temp file next to `path` with the mode the file itself should have: an existing
+    file's mode, else what the umask allows (mkstemp's 0600 would make every page private)."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = None
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.kb-tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the kernel applies the umask
+        except FileExistsError:
+            continue
+        if mode is not None:
+            os.fchmod(fd, mode)
+        return fd, tmp
+    raise FileExistsError(f"no free temp name beside {path}")
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write via a temp file in the same folder, fsync, rename: a crash leaves old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".kb-tmp")
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
@@ -121,6 +141,11 @@ class Vault:
         root = Path(path).expanduser()
         if root.exists() and not root.is_dir():
             raise VaultError(f"{root}: is a file, not a directory")
+        if not (root / STATE_DIR).is_dir():  # a vault inside a vault splits one wiki's links in two
+            outer = next((d for d in root.resolve().parents if (d / STATE_DIR).is_dir()), None)
+            if outer is not None:
+                raise VaultError(f"{root.resolve()} is inside the vault at {outer}; kb works there already "
+                                 "(init a new vault outside it)")
         created: list[str] = []
         for d in LAYOUT:
             p = root / d
