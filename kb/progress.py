@@ -73,6 +73,10 @@ class CompileProgress:
         w(f"compiled {len(report.compiled)}, unchanged {len(report.unchanged)}, removed {len(report.removed)}, "
           f"failed {len(report.failed)}; {report.model_calls} model calls, "
           f"{report.prompt_tokens} prompt + {report.completion_tokens} completion tokens in {report.seconds:.1f}s")
+        gate = getattr(report, "gate", None)
+        if gate and any(gate.values()):
+            w(f"  gate     model sentences: {gate['kept']} kept, {gate['dropped']} dropped, "
+              f"{gate['replaced']} replaced by the source's own")
         for path, err in sorted(report.failed.items()):
             w(f"  failed   {err}" if err.startswith(path) else f"  failed   {path}: {err}")
         for c in report.conflicts:

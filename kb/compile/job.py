@@ -22,6 +22,7 @@ from typing import Callable
 
 from kb.core import catalog, pages
 from kb.core import concepts as C
+from kb.core.grounding import Gate, Source
 from kb.core.errors import KbError, PageError
 from kb.core.extract import IMAGE_EXTS, SourceError, extract
 from kb.ingest import file_hash
@@ -56,6 +57,7 @@ class Report:
     raw_tokens_est: int = 0
     engine_seconds: float = 0.0
     seconds: float = 0.0
+    gate: dict = field(default_factory=lambda: {"kept": 0, "dropped": 0, "replaced": 0})
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -121,6 +123,7 @@ class Compile:
         self.on_event = on_event or (lambda e: None)
         self.manifest = Manifest.load(vault)
         self._compiler = None
+        self.gate = Gate()  # every model sentence this run wrote into a page, checked
 
     # -- planning -----------------------------------------------------------------------------
     def plan(self) -> Plan:
@@ -197,6 +200,10 @@ class Compile:
             if changed or moved:
                 self._save_fingerprint()
             self._update_search(plan, report)
+        report.gate = self.gate.counts()
+        if any(report.gate.values()):
+            catalog.append_log(self.vault, "gate", "{kept} kept, {dropped} dropped, {replaced} replaced"
+                               .format(**report.gate))
         report.seconds = time.monotonic() - t0
         self.on_event({"type": "done", "report": report.as_dict()})
         return report
@@ -269,6 +276,7 @@ class Compile:
     def _write_source(self, rel: str, digest: str, doc, data: dict, known: dict, report: Report) -> None:
         old = self.manifest.sources.get(rel, {})
         page_path = old.get("page") or self._unique_path("wiki/sources", doc.title)
+        src = Source.of(doc.text)
         contributed: dict[str, dict] = {}
         for c in data["concepts"]:  # the model's picks, with its claims
             name, aliases = C.split_alias(c["name"])
@@ -276,7 +284,8 @@ class Compile:
             if not key or key in contributed:
                 continue
             reg = self._register(key, name, aliases)
-            contributed[key] = {"claim": c["claim"], "name": name,
+            claim = self.gate.sentence(c["claim"], src, replace=False) or "" if c["claim"] else ""
+            contributed[key] = {"claim": claim, "name": name,
                                 "quote": C.quote_for(reg["title"], reg["aliases"], doc.text)}
         for key, (name, aliases) in sorted(known.items()):  # concepts it clearly discusses too
             if len(contributed) >= self.settings.max_concepts + 3:
@@ -288,9 +297,11 @@ class Compile:
         images = [f"raw/assets/{Path(i).name}" for i in doc.images
                   if (self.vault.root / "raw/assets" / Path(i).name).exists()]
         existing = self._existing(page_path)
+        summary = self.gate.paragraph(data["summary"], src) or _lead(src)
+        points = [p for p in (self.gate.sentence(k, src) for k in data["key_points"]) if p and p not in summary]
         page = pages.source_page(
-            page_path, title=doc.title, raw=rel, raw_hash=digest, meta=doc.meta, summary=data["summary"],
-            key_points=data["key_points"], figures=C.figures(doc.text),
+            page_path, title=doc.title, raw=rel, raw_hash=digest, meta=doc.meta, summary=summary,
+            key_points=list(dict.fromkeys(points)), figures=C.figures(doc.text),
             concepts=[(self.manifest.concepts[k]["page"], self.manifest.concepts[k]["title"], v["claim"])
                       for k, v in contributed.items()],
             created=existing.meta.get("created") if existing else None, images=images)
@@ -425,6 +436,11 @@ class Compile:
 
     def _save_fingerprint(self) -> None:
         atomic_write(self.vault.state_dir / "index.fingerprint", self._wiki_fingerprint())
+
+
+def _lead(src: Source) -> str:
+    """When no model sentence survives the gate, the source's own opening sentences summarise it."""
+    return " ".join(src.sentences[:3]) or " ".join(src.text.split())[:400]
 
 
 def _prompt_version() -> int:

@@ -42,12 +42,27 @@ SCHEMA["compile"] = {
     "max_source_mb": (float, 5.0),  # larger sources are reported, not compiled
     "chunk_chars": (int, 6000),  # long sources are read in chunks of this size, with a running summary
     "max_concepts": (int, 5),  # concepts per source
+    "model": (str, ""),  # the model that compiles; empty: [model] name
+}
+
+SCHEMA["ask"] = {
+    "model": (str, ""),  # the root model that writes the REPL code; empty: [model] name
+    "sub_model": (str, ""),  # the model behind llm_query; empty: the root model
 }
 
 SCHEMA["lint"] = {
     "max_contradictions": (int, 8),  # candidate contradictions the model judges per run
     "max_claims": (int, 6),  # weakly supported concept-page claims the model checks
     "max_gap_pages": (int, 4),  # concept pages asked for open questions and new topics
+    "model": (str, ""),  # the model of lint's checks; empty: [model] name
+}
+
+# (job, role) -> the config key naming its model; each falls back to the one after it.
+MODEL_KEYS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("compile", "model"): (("compile", "model"),),
+    ("ask", "model"): (("ask", "model"),),
+    ("ask", "sub_model"): (("ask", "sub_model"), ("ask", "model")),
+    ("lint", "model"): (("lint", "model"),),
 }
 
 ENGINES = ("llama_cpp", "openai", "fake")
@@ -72,6 +87,7 @@ class Config:
 
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
+    forced_model: bool = False  # KB_MODEL or --model named the model: it wins over per-job keys
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.values[section]
@@ -83,6 +99,28 @@ class Config:
     @property
     def openai(self) -> dict[str, Any]:
         return self.values["openai"]
+
+
+def model_for(config: Config, job: str, role: str = "model") -> str:
+    """The model a job uses (a bundled name or a path): a small model where it is enough, a
+    larger one where its mistakes cost most. Unset keys fall back to `[model] name`; an
+    environment KB_MODEL or a `--model` on the command line beats every per-job key."""
+    if (job, role) not in MODEL_KEYS:
+        raise ConfigError(f"no model setting for {job}.{role}; known: "
+                          + ", ".join(f"{j}.{r}" for j, r in MODEL_KEYS))
+    if config.forced_model:
+        return config.model["name"]
+    for section, key in MODEL_KEYS[(job, role)]:
+        if config.values.get(section, {}).get(key):
+            return config.values[section][key]
+    return config.model["name"]
+
+
+def for_job(config: Config, job: str, role: str = "model") -> Config:
+    """A copy of `config` whose `[model] name` is the job's model, for `make_engine`."""
+    values = {s: dict(v) for s, v in config.values.items()}
+    values["model"]["name"] = model_for(config, job, role)
+    return Config(values=values, path=config.path, forced_model=config.forced_model)
 
 
 def defaults() -> dict[str, dict[str, Any]]:
@@ -142,14 +180,17 @@ def load(path: Path | None, env: dict[str, str] | None = None, overrides: dict |
                                       f"expected one of: {', '.join(SCHEMA[section])}")
                 values[section][key] = _check(str(path), section, key, value)
     env = os.environ if env is None else env
+    forced = False
     for name, (section, key) in ENV.items():
         if env.get(name):
             values[section][key] = _check(f"environment {name}", section, key,
                                           _parse_env(name, section, key, env[name]))
+            forced = forced or (section, key) == ("model", "name")
     for (section, key), value in (overrides or {}).items():
         if value is not None:
             values[section][key] = _check("command line", section, key, value)
-    return Config(values=values, path=path)
+            forced = forced or (section, key) == ("model", "name")
+    return Config(values=values, path=path, forced_model=forced)
 
 
 DEFAULT_TOML = """\
@@ -164,6 +205,15 @@ DEFAULT_TOML = """\
 # n_ctx = 8192
 # n_threads = 0        # 0: one per physical core
 # n_gpu_layers = 0     # -1 offloads every layer (needs a CUDA/Metal build of llama-cpp-python)
+
+# Per job, a model other than [model] name (a bundled name or a .gguf path); empty inherits it.
+# [compile]
+# model = "qwen2.5-coder-1.5b"
+# [ask]
+# model = ""           # the root model that writes code in the REPL
+# sub_model = ""       # the model behind llm_query(); empty: the root model
+# [lint]
+# model = ""
 
 [openai]
 # base_url = "http://127.0.0.1:8080/v1"

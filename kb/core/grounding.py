@@ -1,0 +1,175 @@
+"""The grounding gate: a sentence a model wrote reaches a page only if its source backs it.
+
+A small model's summaries read well and are sometimes false ("Compost is a type of organic
+material that can be used to make food"). Paraphrase cannot be judged by code, but the marks of an
+invented sentence can: a name, acronym or number the source never states, or words the source
+mostly does not use. So every model sentence is checked against the text it came from:
+
+- every number (any token with a digit: "27B", "2-3%", "30:1") must occur in the source;
+- every name (a capitalised word not opening the sentence, an acronym, or an opening word that is
+  not common English) must occur in the source, case aside;
+- most of its content words (`MIN_OVERLAP`) must occur in the source, inflections aside.
+
+A sentence that fails is dropped, or replaced by the source's own sentence that best matches it;
+it is never published as written. `Gate` counts what it kept, dropped and replaced.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kb.core.concepts import STOP, sentences, singular
+
+MIN_OVERLAP = 0.75  # share of a sentence's content words its source must contain
+MIN_REPLACE = 0.35  # a source sentence must share this much with the failed one to stand in for it
+TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+'’.%:/-]*[A-Za-z0-9%+]|[A-Za-z0-9]")
+NUM = re.compile(r"\d+(?:[.,:]\d+)*")
+# words a sentence about a source uses without the source using them
+META = set("""source document text note notes article author says say said describes describe
+discusses discuss explains explain mentions mention covers cover talks talk focuses focus highlights
+highlight provides provide presents present overview summary summarises summarizes main key point
+points topic topics also""".split())
+
+
+def _root(word: str) -> str:
+    """Inflections aside: 'composting', 'composted', 'composts', "pile's" -> 'compost', 'pil'."""
+    w = re.sub(r"['’]s$", "", word.lower()).strip("'’.:-")
+    w = singular(w)
+    for suf in ("ing", "ed", "er", "ly"):
+        if len(w) > len(suf) + 3 and w.endswith(suf):
+            w = w[: -len(suf)]
+            if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "ls":  # 'running' -> 'run'
+                w = w[:-1]
+            break
+    return w.rstrip("e") if len(w) > 4 else w
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source text reduced to what the checks look up (built once per source)."""
+
+    text: str
+    words: frozenset[str]  # lower-cased tokens
+    roots: frozenset[str]
+    numbers: frozenset[str]
+    sentences: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> "Source":
+        toks = [t.lower() for t in TOKEN.findall(text)]
+        words = set(toks) | {re.sub(r"['’]s$", "", t).strip(".:%'’") for t in toks}
+        return cls(text, frozenset(words), frozenset(_root(t) for t in words if t.isalpha()),
+                   frozenset(_numbers(text)), tuple(sentences(text)))
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUM.findall(text)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    overlap: float  # share of content words found in the source
+    missing: tuple[str, ...]  # names and numbers the source does not state
+
+
+def content_words(sentence: str) -> list[str]:
+    return [t.lower() for t in TOKEN.findall(sentence)
+            if t[:1].isalpha() and len(t) > 2 and t.lower() not in STOP and t.lower() not in META]
+
+
+def names(sentence: str) -> list[str]:
+    """Tokens that name something: acronyms, capitalised words past the first, and an opening
+    word that is not a common word. (Numbers are checked on their own.)"""
+    toks = TOKEN.findall(sentence)
+    out = []
+    for i, t in enumerate(toks):
+        if not t[:1].isalpha() or any(c.isdigit() for c in t):
+            continue
+        upper = sum(c.isupper() for c in t)
+        if upper >= 2 or (t[:1].isupper() and (i > 0 or t.lower() not in STOP and t.lower() not in META)):
+            if t.lower() not in STOP:
+                out.append(t.strip("'’.:"))
+    return out
+
+
+def check(sentence: str, source: Source) -> Verdict:
+    missing = [n for n in _numbers(sentence) if n not in source.numbers]
+    for name in names(sentence):
+        low = name.lower()
+        if low not in source.words and singular(low) not in source.words and _root(low) not in source.roots:
+            missing.append(name)
+    words = content_words(sentence)
+    found = sum(1 for w in words if w in source.words or _root(w) in source.roots)
+    overlap = found / len(words) if words else 0.0
+    return Verdict(not missing and overlap >= MIN_OVERLAP, overlap, tuple(dict.fromkeys(missing)))
+
+
+def best_match(sentence: str, source: Source, used: set[str] = frozenset()) -> str | None:
+    """The source's own sentence closest to `sentence` (shared content-word roots), if close enough."""
+    want = {_root(w) for w in content_words(sentence)}
+    if not want:
+        return None
+    best, score = None, 0.0
+    for s in source.sentences:
+        if s in used or len(s) < 30 or len(s) > 300:
+            continue
+        have = {_root(w) for w in content_words(s)}
+        sc = len(want & have) / len(want)
+        if sc > score:
+            best, score = s, sc
+    return best if score >= MIN_REPLACE else None
+
+
+@dataclass
+class Gate:
+    """Checks model sentences against their sources and counts the outcome."""
+
+    kept: int = 0
+    dropped: int = 0
+    replaced: int = 0
+    failures: list[tuple[str, Verdict]] = field(default_factory=list)
+
+    def sentence(self, sentence: str, source: Source, *, replace: bool = True,
+                 used: set[str] = frozenset()) -> str | None:
+        """The sentence if its source backs it, else the source's closest sentence (when
+        `replace`), else None."""
+        sentence = " ".join(sentence.split())
+        if not sentence:
+            return None
+        v = check(sentence, source)
+        if v.ok:
+            self.kept += 1
+            return sentence
+        self.failures.append((sentence, v))
+        sub = best_match(sentence, source, used) if replace else None
+        if sub:
+            self.replaced += 1
+            return sub
+        self.dropped += 1
+        return None
+
+    def paragraph(self, text: str, source: Source, *, replace: bool = True) -> str:
+        """Each sentence of a model-written paragraph through the gate; no sentence twice."""
+        out: list[str] = []
+        for s in split(text):
+            got = self.sentence(s, source, replace=replace, used=set(out))
+            if got and got not in out:
+                out.append(got)
+        return " ".join(out)
+
+    def counts(self) -> dict[str, int]:
+        return {"kept": self.kept, "dropped": self.dropped, "replaced": self.replaced}
+
+    def add(self, other: "Gate") -> None:
+        self.kept += other.kept
+        self.dropped += other.dropped
+        self.replaced += other.replaced
+        self.failures += other.failures
+
+
+def split(text: str) -> list[str]:
+    """A model paragraph's sentences (it writes prose, not markdown)."""
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])", " ".join(text.split()))
+    return [p for p in parts if p.strip()]

@@ -1,0 +1,75 @@
+"""The grounding gate: model sentences reach a page only when their source backs them. Unit
+checks of the judge, then a compile with a scripted engine that writes one invented sentence."""
+
+import json
+
+from kb.agents.fake_engine import FakeEngine
+from kb.compile.job import Compile
+from kb.core.grounding import Gate, Source, check
+from kb.core.vault import Vault
+from conftest import ROOT, run_kb
+
+STARTER = (ROOT / "vault" / "raw" / "sourdough-starter.md").read_text()
+
+
+def test_judge_keeps_a_paraphrase_and_catches_invented_names_numbers_and_words():
+    src = Source.of(STARTER)
+    assert check("A sourdough starter is a community of wild yeast and lactic acid bacteria in flour "
+                 "and water.", src).ok
+    assert check("At 24-26 °C the starter doubles in about 4-6 hours.", src).ok
+    wrong_number = check("At 24-26 °C the starter doubles in about 2 hours.", src)
+    assert not wrong_number.ok and wrong_number.missing == ("2",)
+    invented_name = check("The starter was first described by Louis Pasteur in flour and water.", src)
+    assert not invented_name.ok and {"Louis", "Pasteur"} <= set(invented_name.missing)
+    assert not check("Sourdough is a type of beverage that is popular in cooking competitions.", src).ok
+    # a name keeps its digits: 'Gemma 3 27B' is backed only by a source that says 27B
+    gemma = Source.of("We compared Gemma 3 27B with Llama 3 8B on the same prompts.")
+    assert check("Gemma 3 27B was compared with Llama 3 8B.", gemma).ok
+    assert check("Gemma 3 12B was compared with Llama 3 8B.", gemma).missing == ("12",)
+
+
+def test_gate_drops_or_replaces_and_counts():
+    src = Source.of(STARTER)
+    gate = Gate()
+    text = ("A sourdough starter is a stable community of wild yeast and lactic acid bacteria. "
+            "Sourdough was invented by NASA engineers in 1969. "
+            "The starter doubles in about 2 hours at 24-26 °C.")
+    out = gate.paragraph(text, src)
+    assert "NASA" not in out and "1969" not in out and "2 hours" not in out
+    assert out.startswith("A sourdough starter is a stable community")
+    assert "At 24-26 °C the starter doubles in about 4-6 hours" in out  # the source's own sentence
+    assert gate.counts() == {"kept": 1, "dropped": 1, "replaced": 1}
+
+
+def _vault(tmp_path) -> Vault:
+    vault, _ = Vault.init(tmp_path / "v", "")
+    (vault.root / "raw" / "sourdough-starter.md").write_text(STARTER)
+    return vault
+
+
+def test_compile_publishes_the_grounded_sentence_and_not_the_invented_one(tmp_path):
+    vault = _vault(tmp_path)
+    summary = ("A sourdough starter is a small, stable community of wild yeast and lactic acid bacteria. "
+               "It was first sold by the Boudin Bakery in San Francisco in 1849.")
+    analysis = json.dumps({"key_points": ["I feed mine once a day at a 1:1:1 ratio by weight.",
+                                          "Starters are best kept in a 45 °C oven by Nordic bakers."],
+                           "concepts": [{"name": "Lactic acid bacteria",
+                                         "claim": "Lactic acid bacteria make the lactic and acetic acids."}]})
+    engine = FakeEngine([summary, analysis] + ["{}"] * 10)
+    report = Compile(vault, lambda: engine).run()
+    body = (vault.root / "wiki/sources/Keeping a sourdough starter.md").read_text()
+    assert "A sourdough starter is a small, stable community of wild yeast" in body
+    assert "Boudin" not in body and "1849" not in body
+    assert "1:1:1 ratio" in body and "Nordic" not in body and "45 °C" not in body
+    assert "make the lactic and acetic acids" in body
+    assert report.gate["kept"] == 3 and report.gate["dropped"] + report.gate["replaced"] == 2
+    assert "] gate | 3 kept" in (vault.root / "log.md").read_text()
+
+
+def test_report_dict_carries_gate_counts(tmp_path):
+    """`kb compile --json` prints Report.as_dict(): the gate's counts are in it."""
+    vault = _vault(tmp_path)
+    engine = FakeEngine(["A sourdough starter is a small, stable community of wild yeast.",
+                         json.dumps({"key_points": [], "concepts": []})] + ["{}"] * 10)
+    out = json.loads(json.dumps(Compile(vault, lambda: engine).run().as_dict()))
+    assert out["gate"] == {"kept": 1, "dropped": 0, "replaced": 0}
