@@ -58,32 +58,60 @@ class Reply:
 
 
 class Engine(Protocol):
+    """`max_tokens` and `temperature` left as None take the engine's defaults, which come from
+    config (`model.max_tokens`, `model.temperature`); every call kb makes itself passes both."""
+
     name: str
 
     def chat(self, messages: list[Message], *, json_schema: dict | None = None,
-             max_tokens: int = 512, temperature: float = 0.2,
+             max_tokens: int | None = None, temperature: float | None = None,
              stop: list[str] | None = None,
              on_token: Callable[[str], None] | None = None) -> Reply: ...
 
 
+# The backends, by name. Built-in ones register here exactly as a third-party one would: a
+# factory taking (config, models_dir); the module behind it is imported only when it is chosen.
+Factory = Callable[[Any, Any], Engine]
+_REGISTRY: dict[str, Factory] = {}
+
+
+def register(name: str, factory: Factory) -> Factory | None:
+    """Make `name` a backend `model.engine` can pick. Returns what it replaced (tests put it back)."""
+    old = _REGISTRY.get(name)
+    _REGISTRY[name] = factory
+    return old
+
+
+def registered() -> list[str]:
+    return sorted(_REGISTRY)
+
+
 def make_engine(config, models_dir) -> Engine:
-    """Build the backend named in config["model"]["engine"]."""
-    from kb.core import models
+    """The one place a backend is picked: the factory registered under config["model"]["engine"]."""
     from kb.core.errors import ConfigError
 
-    m = config["model"]
-    kind = m["engine"]
-    if kind == "llama_cpp":
-        from kb.agents.llama_engine import LlamaEngine
-        path = models.resolve(m["name"], models_dir)
-        return LlamaEngine(path, n_ctx=m["n_ctx"], n_threads=m["n_threads"],
-                           n_gpu_layers=m["n_gpu_layers"], repeat_penalty=m["repeat_penalty"])
-    if kind == "openai":
-        from kb.agents.openai_engine import OpenAIEngine
-        o = config["openai"]
-        return OpenAIEngine(o["base_url"], api_key=o["api_key"], model=o["model"] or m["name"],
-                            timeout=o["timeout"], repeat_penalty=m["repeat_penalty"],
-                            schema_format=o["schema_format"])
-    if kind == "fake":
-        raise ConfigError("the fake engine is for tests; it cannot be chosen in config")
-    raise ConfigError(f"unknown engine {kind!r}")
+    kind = config["model"]["engine"]
+    factory = _REGISTRY.get(kind)
+    if factory is None:
+        raise ConfigError(f"unknown engine {kind!r}")
+    return factory(config, models_dir)
+
+
+def _llama_cpp(config, models_dir) -> Engine:
+    from kb.agents.llama_engine import from_config
+    return from_config(config, models_dir)
+
+
+def _openai(config, models_dir) -> Engine:
+    from kb.agents.openai_engine import from_config
+    return from_config(config, models_dir)
+
+
+def _fake(config, models_dir) -> Engine:
+    from kb.agents.fake_engine import from_config
+    return from_config(config, models_dir)
+
+
+register("llama_cpp", _llama_cpp)
+register("openai", _openai)
+register("fake", _fake)

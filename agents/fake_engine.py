@@ -16,17 +16,20 @@ class FakeEngine:
 
     name = "fake"
 
-    def __init__(self, script: list[Script]):
+    def __init__(self, script: list[Script], *, max_tokens: int = 512, temperature: float = 0.2):
         self.script = list(script)
         self.calls: list[dict] = []
+        self.max_tokens, self.temperature = max_tokens, temperature  # for calls that pass none
 
     def chat(self, messages: list[Message], *, json_schema: dict | None = None,
-             max_tokens: int = 512, temperature: float = 0.2,
+             max_tokens: int | None = None, temperature: float | None = None,
              stop: list[str] | None = None,
              on_token: Callable[[str], None] | None = None) -> Reply:
         n = len(self.calls)
         self.calls.append({"messages": [dict(m) for m in messages], "json_schema": json_schema,
-                           "max_tokens": max_tokens, "stop": stop})
+                           "max_tokens": self.max_tokens if max_tokens is None else max_tokens,
+                           "temperature": self.temperature if temperature is None else temperature,
+                           "stop": stop})
         if n >= len(self.script):
             raise EngineError(f"fake engine script exhausted: call {n + 1} but only "
                               f"{len(self.script)} replies scripted")
@@ -41,3 +44,10 @@ class FakeEngine:
     @property
     def remaining(self) -> int:
         return len(self.script) - len(self.calls)
+
+
+def from_config(config, models_dir) -> FakeEngine:
+    """Registered under `fake` like every backend, but a script cannot come from config: a test
+    registers its own factory under the name (kb.agents.engine.register)."""
+    from kb.core.errors import ConfigError
+    raise ConfigError("the fake engine is for tests; it cannot be chosen in config")

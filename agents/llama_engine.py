@@ -58,10 +58,11 @@ class LlamaEngine:
     name = "llama_cpp"
 
     def __init__(self, path: Path, *, n_ctx: int = 8192, n_threads: int = 0, n_gpu_layers: int = 0,
-                 repeat_penalty: float = 1.1):
+                 repeat_penalty: float = 1.1, max_tokens: int = 512, temperature: float = 0.2):
         self.path = Path(path)
         self.n_ctx = n_ctx
         self.repeat_penalty = repeat_penalty
+        self.max_tokens, self.temperature = max_tokens, temperature  # for calls that pass none
         self._llm = load_llama(self.path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers)
         self._lock = _call_lock(self._llm)
 
@@ -73,10 +74,13 @@ class LlamaEngine:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def chat(self, messages: list[Message], *, json_schema: dict | None = None,
-             max_tokens: int = 512, temperature: float = 0.2,
+             max_tokens: int | None = None, temperature: float | None = None,
              stop: list[str] | None = None,
              on_token: Callable[[str], None] | None = None) -> Reply:
         import llama_cpp
+
+        max_tokens = self.max_tokens if max_tokens is None else max_tokens
+        temperature = self.temperature if temperature is None else temperature
 
         fmt = {"type": "json_object", "schema": json_schema} if json_schema is not None else None
         with self._lock:
@@ -123,6 +127,15 @@ class LlamaEngine:
             return int(usage["prompt_tokens"])
         # Streaming replies carry no usage: the KV cache holds prompt + output, so subtract.
         return max(0, int(self._llm.n_tokens) - n_eval)
+
+
+def from_config(config, models_dir) -> LlamaEngine:
+    """The `llama_cpp` backend as config describes it (registered in kb.agents.engine)."""
+    from kb.core import models
+    m = config["model"]
+    return LlamaEngine(models.resolve(m["name"], models_dir), n_ctx=m["n_ctx"], n_threads=m["n_threads"],
+                       n_gpu_layers=m["n_gpu_layers"], repeat_penalty=m["repeat_penalty"],
+                       max_tokens=m["max_tokens"], temperature=m["temperature"])
 
 
 _CALL_LOCKS: dict[int, threading.Lock] = {}

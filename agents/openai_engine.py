@@ -23,8 +23,10 @@ class OpenAIEngine:
     name = "openai"
 
     def __init__(self, base_url: str, *, api_key: str = "", model: str = "", timeout: float = 600.0,
-                 repeat_penalty: float = 1.1, schema_format: str = "json_object"):
+                 repeat_penalty: float = 1.1, schema_format: str = "json_object", max_tokens: int = 512,
+                 temperature: float = 0.2):
         self.base_url = base_url.rstrip("/")
+        self.max_tokens, self.temperature = max_tokens, temperature  # for calls that pass none
         self.api_key = api_key
         self.model = model
         self.timeout = timeout
@@ -46,9 +48,11 @@ class OpenAIEngine:
             raise EngineError(f"cannot reach the model server at {self.base_url}: {reason}") from None
 
     def chat(self, messages: list[Message], *, json_schema: dict | None = None,
-             max_tokens: int = 512, temperature: float = 0.2,
+             max_tokens: int | None = None, temperature: float | None = None,
              stop: list[str] | None = None,
              on_token: Callable[[str], None] | None = None) -> Reply:
+        max_tokens = self.max_tokens if max_tokens is None else max_tokens
+        temperature = self.temperature if temperature is None else temperature
         payload: dict = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature,
                          "repeat_penalty": self.repeat_penalty}
         if self.model:
@@ -109,6 +113,15 @@ class OpenAIEngine:
                      usage=Usage(int(usage.get("prompt_tokens", 0)), n_out),
                      timings=Timings(prefill_s=first - t0, decode_s=end - first, total_s=end - t0,
                                      _decoded=n_out))
+
+
+def from_config(config, models_dir) -> OpenAIEngine:
+    """The `openai` backend as config describes it (registered in kb.agents.engine)."""
+    m, o = config["model"], config["openai"]
+    return OpenAIEngine(o["base_url"], api_key=o["api_key"], model=o["model"] or m["name"],
+                        timeout=o["timeout"], repeat_penalty=m["repeat_penalty"],
+                        schema_format=o["schema_format"], max_tokens=m["max_tokens"],
+                        temperature=m["temperature"])
 
 
 def _read_json(resp, where: str) -> dict:

@@ -29,7 +29,7 @@ def vault(tmp_path):
 
 def ask_with(vault, script):
     engine = FakeEngine(script)
-    return Ask(vault, engine, settings=AskSettings(context_tokens=4096)), engine
+    return Ask(vault, lambda: engine, settings=AskSettings(context_tokens=4096)), engine
 
 
 def resolves(vault, cited):

@@ -96,7 +96,7 @@ def test_questions_must_be_about_their_sentence():
 
 def test_closed_book_scoring_ignores_answers_the_question_gives():
     from kb.agents.engine import Reply, Usage
-    from kb.ask.eval import closed_book
+    from kb.finetune.closed_book import score as closed_book
 
     class Echo:
         def chat(self, messages, **kw):

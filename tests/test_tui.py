@@ -6,8 +6,10 @@ import shutil
 import pytest
 from textual.widgets import Input, ListView, Markdown, ProgressBar
 
+from kb.api import Kb
 from kb.compile.job import Compile
-from kb.tui.app import KbApp
+from kb.core import config
+from kb.tui.app import KbApp as _KbApp
 from kb.tui.widgets import TraceView, to_markdown_links
 from kb.core.vault import Vault
 from conftest import ROOT
@@ -39,6 +41,12 @@ class AskFake:
         self.calls += 1
         text = "FINAL_VAR(answer)" if messages[0]["role"] == "system" else "Brine it to about 2-3% salt by weight."
         return Reply(text=text, usage=Usage(50, 10))
+
+
+def KbApp(vault, engine_factory, model_name) -> _KbApp:
+    """The app over a Kb built as the API builds it, with a test's engine (None: no model)."""
+    cfg = config.load(None, {}, {("model", "name"): model_name})
+    return _KbApp(Kb(vault, cfg, engine_factory=engine_factory))
 
 
 async def settle(pilot):
@@ -206,10 +214,9 @@ def test_kb_tui_in_a_real_terminal(tmp_path):
         tmux("kill-session", "-t", session, check=False)
 
 
-def test_workers_share_one_engine_one_call_at_a_time():
+def test_workers_share_one_engine_one_call_at_a_time(tmp_path):
     import threading
     import time
-    from kb.tui.app import Serialized
 
     class Slow:
         n_ctx = 4096
@@ -223,10 +230,11 @@ def test_workers_share_one_engine_one_call_at_a_time():
             Slow.inside -= 1
             return "ok"
 
-    engine = Serialized(Slow())
-    threads = [threading.Thread(target=engine.chat, args=([],)) for _ in range(4)]
+    built = []
+    kb = Kb(Vault.init(tmp_path / "v", "")[0], engine_factory=lambda: built.append(1) or Slow()).sharing_one_engine()
+    threads = [threading.Thread(target=lambda: kb.engine().chat([])) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert not Slow.overlap and engine.n_ctx == 4096
+    assert not Slow.overlap and kb.engine().n_ctx == 4096 and built == [1]  # one model, built once

@@ -104,19 +104,3 @@ def table(results: list[Result]) -> str:
 def as_json(results: list[Result]) -> str:
     return json.dumps([asdict(r) for r in results], ensure_ascii=False)
 
-
-def closed_book(engine, rows: list[dict], max_tokens: int = 48) -> list[dict]:
-    """Validation questions with no wiki: what the model knows in its weights. An answer counts
-    when the pair's short answer occurs in the reply (case and punctuation ignored)."""
-    from kb.finetune.data import SYSTEM
-    from kb.core.text import normalise
-    out = []
-    for row in rows:
-        q = row["messages"][1]["content"]
-        reply = engine.chat([{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}],
-                            max_tokens=max_tokens, temperature=0.0)
-        a = normalise(row["answer"])
-        # an answer the question already contains proves nothing: such an item never counts
-        out.append({"question": q, "answer": row["answer"], "reply": reply.text.strip(),
-                    "correct": bool(a) and a in normalise(reply.text) and a not in normalise(q)})
-    return out

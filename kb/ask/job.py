@@ -56,14 +56,26 @@ class Corpus:
 
 
 class Ask:
-    def __init__(self, vault: Vault, engine, *, settings: AskSettings | None = None,
-                 on_event: Callable[[dict], None] | None = None):
+    """Takes an engine factory like every job: the model loads on the first question, so an empty
+    vault is reported (corpus()) before a model is read into memory."""
+
+    def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None, *,
+                 settings: AskSettings | None = None, on_event: Callable[[dict], None] | None = None):
         self.vault = vault
-        self.engine = engine
-        self.settings = settings or AskSettings(context_tokens=getattr(engine, "n_ctx", 8192))
+        self.engine_factory = engine_factory
+        self._engine = None
+        self.settings = settings or AskSettings()
         self.on_event = on_event
         self._corpus: Corpus | None = None
         self._index = None
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            if self.engine_factory is None:
+                raise KbError("no model configured")
+            self._engine = self.engine_factory()
+        return self._engine
 
     @property
     def trace_dir(self) -> Path:
@@ -204,6 +216,11 @@ class Ask:
         page = render.answer_page(path, question, ans.text, ans.cited, mode=ans.mode, model=str(model),
                                   fmt=fmt, extra=extra)
         return page, chart_png
+
+    def preview(self, question: str, ans: Answer, fmt: str):
+        """Render without filing back; a chart goes to `.kb/outputs/chart.png` (one at a time)."""
+        png = self.vault.state_dir / "outputs" / "chart.png"
+        return self.render(question, ans, fmt, "answer.md", png, str(png))
 
     def file_back(self, question: str, ans: Answer, fmt: str = "md") -> tuple[str, Path | None]:
         """Save into wiki/answers/ with frontmatter and links; index, log and search follow."""

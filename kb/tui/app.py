@@ -7,9 +7,7 @@ notification; the app does not crash on what a user can act on.
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -19,27 +17,12 @@ from textual.widgets import (Footer, Input, Label, ListItem, ListView, Markdown,
                              TabbedContent, TabPane)
 from textual.worker import Worker, WorkerState
 
+from kb.api import Kb
 from kb.core import markdown
 from kb.core.errors import KbError
 from kb.core.links import LinkIndex
 from kb.tui.help import HelpScreen
 from kb.tui.widgets import PageView, StatusBar, TraceView, VaultTree, link_targets
-from kb.core.vault import Vault
-
-
-class Serialized:
-    """An engine behind a lock; everything but chat() is passed through."""
-
-    def __init__(self, engine):
-        self._inner = engine
-        self._lock = threading.Lock()
-
-    def chat(self, *args, **kwargs):
-        with self._lock:
-            return self._inner.chat(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
 
 
 class KbApp(App):
@@ -59,14 +42,13 @@ class KbApp(App):
         Binding("backspace", "back", "Back", show=False),
     ]
 
-    def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None = None,
-                 model_name: str = "", compile_settings=None, ask_mode: str = "rlm"):
+    def __init__(self, kb: Kb, ask_mode: str = "rlm"):
         super().__init__()
-        self.vault = vault
-        self.engine_factory = engine_factory
-        self._engine = None
-        self.model_name = model_name or "(none)"
-        self.compile_settings = compile_settings
+        # Every job comes from the API; one model serves every worker, one call at a time (an
+        # ask during a compile waits its turn instead of entering llama.cpp from two threads).
+        self.kb = kb.sharing_one_engine()
+        self.vault = kb.vault
+        self.model_name = kb.model_name or "(none)"
         self.ask_mode = ask_mode
         self.history: list[str] = []
         self.current: str | None = None
@@ -195,8 +177,7 @@ class KbApp(App):
 
     @work(exclusive=True, group="ask", thread=True, exit_on_error=False)
     def run_ask(self, question: str) -> None:
-        from kb.ask.job import Ask
-        job = Ask(self.vault, self.engine(), on_event=lambda e: self.call_from_thread(self._trace_event, e))
+        job = self.kb.ask(on_event=lambda e: self.call_from_thread(self._trace_event, e))
         ans = job.answer(question, self.ask_mode)
         from kb.core.pages import link
         cites = ", ".join(link(p, t) for p, t in ans.cited)
@@ -217,15 +198,6 @@ class KbApp(App):
             if draft and "not in the knowledge base" not in draft[-1].lower():
                 self.query_one("#answer", Markdown).update(f"*draft:* {draft[-1]}")
 
-    def engine(self):
-        """One model for every worker, one call at a time: an ask during a compile waits its
-        turn instead of entering llama.cpp from two threads."""
-        if self._engine is None:
-            if self.engine_factory is None:
-                raise KbError("no model configured")
-            self._engine = Serialized(self.engine_factory())
-        return self._engine
-
     # -- jobs -------------------------------------------------------------------------------
     def _job_log(self, line: str) -> None:
         self.query_one("#job-log", RichLog).write(f"{time.strftime('%H:%M:%S')} {line}")
@@ -240,7 +212,6 @@ class KbApp(App):
 
     @work(exclusive=True, group="compile", thread=True, exit_on_error=False)
     def run_compile(self) -> None:
-        from kb.compile.job import Compile
         state = {"total": 0, "done": 0, "tokens": 0, "t0": time.monotonic()}
 
         def event(e: dict) -> None:
@@ -260,7 +231,7 @@ class KbApp(App):
                 self.call_from_thread(self._progress, state["done"], state["total"],
                                       f"compile {state['done']}/{state['total']}{tps}")
 
-        report = Compile(self.vault, self.engine, self.compile_settings, on_event=event).run()
+        report = self.kb.compile(on_event=event).run()
         total = max(state["total"], 1)
         self.call_from_thread(self._progress, total, total,
                               f"compile done: {len(report.compiled)} compiled, {len(report.failed)} failed")
@@ -272,10 +243,9 @@ class KbApp(App):
 
     @work(exclusive=True, group="lint", thread=True, exit_on_error=False)
     def run_lint(self) -> None:
-        from kb.lint.job import Lint, LintSettings
         from kb.lint.report import summary_lines
         self.call_from_thread(self._progress, 0, 1, "lint: structural checks")
-        report = Lint(self.vault, None, LintSettings(model_checks=False)).run()
+        report = self.kb.lint(model_checks=False).run()
         for line in summary_lines(report):
             self.call_from_thread(self._job_log, line)
         self.call_from_thread(self._progress, 1, 1, f"lint done: {report.errors} errors")
@@ -304,8 +274,6 @@ class KbApp(App):
 
     @work(exclusive=True, group="watch", thread=True, exit_on_error=False)
     def run_watch(self) -> None:
-        from kb.watch import Watcher
-
         def event(e: dict) -> None:
             if e.get("type") in ("queued", "batch_done"):
                 n = e.get("pending", 0)
@@ -313,9 +281,8 @@ class KbApp(App):
             if e.get("type") == "batch_done":
                 self.call_from_thread(self._after_job)
 
-        self.watcher = Watcher(self.vault, self.engine, self.compile_settings,
-                               on_log=lambda line: self.call_from_thread(self._job_log, "watch: " + line),
-                               on_event=event)
+        self.watcher = self.kb.watcher(on_log=lambda line: self.call_from_thread(self._job_log, "watch: " + line),
+                                       on_event=event)
         self.watcher.start()
         self.watcher.run()
 
@@ -325,8 +292,7 @@ class KbApp(App):
 
     @work(exclusive=True, group="health", thread=True, exit_on_error=False)
     def check_health(self) -> None:
-        from kb.lint.job import Lint, LintSettings
-        report = Lint(self.vault, None, LintSettings(model_checks=False)).run(write_report=False)
+        report = self.kb.lint(model_checks=False).run(write_report=False)
         broken = sum(f.check in ("broken-link", "dangling-source-link") for f in report.findings)
         stale = sum(f.check == "stale" for f in report.findings)
         self.health = f"{broken} broken links · {stale} stale · {report.errors} errors"
@@ -365,6 +331,6 @@ class KbApp(App):
             self.watcher.stop()
 
 
-def run(vault: Vault, engine_factory, model_name: str, compile_settings=None) -> None:
-    KbApp(vault, engine_factory, model_name, compile_settings).run()
+def run(kb: Kb) -> None:
+    KbApp(kb).run()
 
