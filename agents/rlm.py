@@ -14,11 +14,12 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from kb.agents.engine import Engine, Reply
 from kb.agents.sandbox import Limits, Sandbox
-from kb.agents.trace import Trace, clip
+from kb.agents.trace import Code, Draft, End, Event, Llm, Output, Start, SubCall, Trace, clip
+from kb.tools.repl import ToolInfo
 
 PROMPTS = Path(__file__).with_name("prompts")
 CODE_BLOCK = re.compile(r"```(repl|python|py)?[ \t]*\n(.*?)```", re.S)
@@ -117,15 +118,13 @@ def parse_reply(text: str) -> tuple[list[str], str | None, str | None]:
 
 class RLM:
     def __init__(self, engine: Engine, *, sub_engine: Engine | None = None,
-                 tools: dict[str, Callable[..., Any]] | None = None,
-                 tool_docs: dict[str, str] | None = None,
+                 tools: Sequence[ToolInfo] = (),
                  budget: Budget | None = None, limits: Limits | None = None,
-                 trace_dir: Path | None = None, on_event: Callable[[dict], None] | None = None,
+                 trace_dir: Path | None = None, on_event: Callable[[Event], None] | None = None,
                  system_prompt: str | None = None):
         self.engine = engine
         self.sub_engine = sub_engine or engine
-        self.user_tools = dict(tools or {})
-        self.tool_docs = dict(tool_docs or {})
+        self.user_tools = list(tools)
         self.budget = budget or Budget()
         self.limits = limits or Limits()
         self.trace_dir = trace_dir
@@ -140,7 +139,8 @@ class RLM:
         `answer_var` names the REPL variable that holds the answer by convention: a run that ends
         without FINAL returns its value (when set) before asking the model for a last word. `keep`
         names variables whose final values come back in `Result.variables` (structured results of
-        a job, such as lint's findings, whatever the model's last word was)."""
+        a job, such as lint's findings, whatever the model's last word was); while it runs, each
+        new text it holds is offered as a `Draft` event, so a front end can show it early."""
         b = self.budget
         trace = Trace(self.trace_dir, on_event=self.on_event)
         state = {"tokens": 0, "sub_calls": 0}
@@ -164,25 +164,27 @@ class RLM:
             reply = self.sub_engine.chat([{"role": "user", "content": prompt}], json_schema=json_schema,
                                          max_tokens=b.sub_reply_tokens, temperature=0.2)
             state["tokens"] += reply.usage.prompt_tokens + reply.usage.completion_tokens
-            trace.emit("subcall", fn="llm_query", input=prompt[:2000], output=reply.text[:2000],
-                       prompt_tokens=reply.usage.prompt_tokens,
-                       completion_tokens=reply.usage.completion_tokens, seconds=reply.timings.total_s)
+            trace.emit(SubCall(fn="llm_query", input=prompt[:2000], output=reply.text[:2000],
+                               prompt_tokens=reply.usage.prompt_tokens,
+                               completion_tokens=reply.usage.completion_tokens, seconds=reply.timings.total_s))
             return reply.json() if json_schema is not None else reply.text
 
-        tools = {"llm_query": llm_query, **self.user_tools}
-        docs = {"llm_query": "llm_query(prompt) -> str: ask a helper model; give it the text to read "
-                             "inside the prompt (at most a few thousand characters)",
-                "llm_query_batched": "llm_query_batched(prompts) -> list[str]: several llm_query calls",
-                **self.tool_docs}
+        def llm_query_batched(prompts: list[str], json_schema: dict | None = None) -> list[Any]:
+            return [llm_query(p, json_schema) for p in prompts]
+
+        listed = [ToolInfo("llm_query", "llm_query(prompt) -> str", "ask a helper model; give it the text "
+                           "to read inside the prompt (at most a few thousand characters)", llm_query),
+                  ToolInfo("llm_query_batched", "llm_query_batched(prompts) -> list[str]",
+                           "several llm_query calls", llm_query_batched), *self.user_tools]
+        tools = {t.name: t.fn for t in listed}
         var_lines = "\n".join(f"- {name}: {describe(v)}" for name, v in variables.items())
-        fn_lines = "\n".join(f"- {docs.get(name, name + '(...)')}" for name in
-                             ["llm_query", "llm_query_batched", *self.user_tools])
+        fn_lines = "\n".join(f"- {t.line}" for t in listed)
         system = self.system_template.format(variables=var_lines or "- (none)", functions=fn_lines,
                                              example=example or example_cell(task, variables))
         history = [{"role": "system", "content": system},
                    {"role": "user", "content": f"Task: {task}\n\nStart by looking at the variables."}]
-        trace.emit("start", task=task, variables={k: describe(v) for k, v in variables.items()},
-                   budget=asdict(b), system_chars=len(system))
+        trace.emit(Start(task=task, variables={k: describe(v) for k, v in variables.items()},
+                         budget=asdict(b), system_chars=len(system)))
 
         answer: str | None = None
         status, reason = "failed", ""
@@ -191,16 +193,24 @@ class RLM:
         iteration = 0
         last_blocks: list[str] = []
         answer_from = "final"
-        sandbox = Sandbox(tools, self.limits)
+        sandbox = Sandbox(tools, self.limits, deadline=t0 + b.seconds)  # enforced inside cells too
+        draft: list[str] = []  # the last text offered as a Draft
+
+        def offer_draft() -> None:
+            value = self._peek(sandbox, answer_var) if answer_var else None
+            if isinstance(value, str) and value.strip() and value not in draft:
+                draft[:] = [value]
+                trace.emit(Draft(answer=value))
         try:
             for name, value in variables.items():
                 sandbox.set(name, value)
             sandbox.start()
             if first_cell:
-                trace.emit("code", iteration=0, cell=1, code=first_cell, seeded=True)
+                trace.emit(Code(iteration=0, cell=1, code=first_cell, seeded=True))
                 res = sandbox.run(first_cell)
-                trace.emit("output", iteration=0, cell=1, output=res.output, error=res.error,
-                           killed=res.killed, seconds=round(res.seconds, 3), calls=len(res.calls))
+                trace.emit(Output(iteration=0, cell=1, output=res.output, error=res.error,
+                                  killed=res.killed, seconds=round(res.seconds, 3), calls=len(res.calls)))
+                offer_draft()
                 shown = (res.output + (res.error or "") + (f"\n[{res.killed}]" if res.killed else "")).strip()
                 history.append({"role": "assistant", "content": f"```repl\n{first_cell}\n```"})
                 history.append({"role": "user", "content": "REPL output:\n" + clip(shown or "(no output)",
@@ -250,10 +260,11 @@ class RLM:
                     continue
                 last_blocks = blocks
                 for n, code in enumerate(blocks, 1):
-                    trace.emit("code", iteration=iteration, cell=n, code=code)
+                    trace.emit(Code(iteration=iteration, cell=n, code=code))
                     res = sandbox.run(code)
-                    trace.emit("output", iteration=iteration, cell=n, output=res.output, error=res.error,
-                               killed=res.killed, seconds=round(res.seconds, 3), calls=len(res.calls))
+                    trace.emit(Output(iteration=iteration, cell=n, output=res.output, error=res.error,
+                                      killed=res.killed, seconds=round(res.seconds, 3), calls=len(res.calls)))
+                    offer_draft()
                     shown = (res.output + (res.error or "") + (f"\n[{res.killed}]" if res.killed else "")).strip()
                     if res.output.strip():
                         partial = res.output.strip()
@@ -297,10 +308,18 @@ class RLM:
                         sub_calls=state["sub_calls"], tokens=state["tokens"],
                         seconds=time.monotonic() - t0, trace_id=trace.id, answer_from=answer_from,
                         trace_path=str(trace.path) if trace.path else None, variables=kept)
-        trace.emit("end", status=status, reason=reason, answer=answer, iterations=iteration,
-                   sub_calls=state["sub_calls"], tokens=state["tokens"], seconds=round(result.seconds, 3))
+        trace.emit(End(status=status, reason=reason, answer=answer, iterations=iteration,
+                       sub_calls=state["sub_calls"], tokens=state["tokens"], seconds=round(result.seconds, 3)))
         trace.close()
         return result
+
+    @staticmethod
+    def _peek(sandbox: Sandbox, name: str) -> Any:
+        """A variable's JSON value, or None when the child is gone (a killed cell) or lacks it."""
+        try:
+            return sandbox.get(name, as_json=True) if sandbox._proc is not None else None
+        except Exception:
+            return None
 
     @staticmethod
     def _keep(sandbox: Sandbox, names: tuple[str, ...]) -> dict:
@@ -315,10 +334,10 @@ class RLM:
     def _root_call(self, history, trace: Trace, iteration: int, state: dict) -> Reply:
         reply = self.engine.chat(history, max_tokens=self.budget.reply_tokens, temperature=0.2)
         state["tokens"] += reply.usage.prompt_tokens + reply.usage.completion_tokens
-        trace.emit("llm", iteration=iteration, text=reply.text, prompt_tokens=reply.usage.prompt_tokens,
-                   completion_tokens=reply.usage.completion_tokens,
-                   cached_tokens=reply.usage.cached_tokens, seconds=round(reply.timings.total_s, 3),
-                   history_chars=sum(len(m["content"]) for m in history))
+        trace.emit(Llm(iteration=iteration, text=reply.text, prompt_tokens=reply.usage.prompt_tokens,
+                       completion_tokens=reply.usage.completion_tokens,
+                       cached_tokens=reply.usage.cached_tokens, seconds=round(reply.timings.total_s, 3),
+                       history_chars=sum(len(m["content"]) for m in history)))
         return reply
 
     def _last_word(self, history, trace: Trace, iteration: int, state: dict) -> str | None:

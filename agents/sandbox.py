@@ -2,29 +2,42 @@
 
 One child per agent run keeps its namespace between cells. The parent (the kb process) owns the
 model and the vault; the child reaches them only through bridged functions (`llm_query`,
-`search`, `read`, ...) whose calls arrive here as JSON and are answered here. A cell that runs
-past its wall-time limit, or kills its process, is reported and the child is replaced by a fresh
-one with the initial variables (its other state is lost, and the report says so).
+`search`, `read`, ...) whose calls arrive here over the pipe and are answered here.
 
-What the sandbox does NOT cover (see agents/sandbox_child.py for what it does):
-- It is a CPython-level sandbox plus kernel limits, not a VM. A determined attacker with an
-  interpreter bug or a way to reach the audit hook's closure through object introspection could
-  get past the Python layer; the kernel layer (rlimits, the network namespace where available,
-  and the drop to `nobody` when kb runs as root) is what remains then. When kb runs as an
-  ordinary user without unprivileged user namespaces, there is no network namespace and no uid
-  drop: the audit hook alone keeps sockets and foreign files out.
-- Reads of the Python standard library are allowed (imports need them).
-- CPU and memory are limited per child, not per cell; a cell may use what earlier cells left.
-- Bridged functions run in the parent with the parent's rights: each tool must validate its own
-  arguments (a `read` tool must refuse paths outside the vault), and the child can call them with
-  any JSON it likes.
-- Time the parent spends answering a bridged call does not count against the cell's wall time.
+What holds, and where (the child's side is in sandbox_child.py, sandbox_walls.py):
+- Kernel walls (the default): the child lives in its own user, mount, PID, network and IPC
+  namespaces, in a root that holds only the standard library (read-only, noexec) and a
+  size-capped tmpfs scratch dir; it cannot create processes, exec, ptrace, signal anything but
+  itself, map executable memory, mount or unshare (seccomp). The vault, `$HOME`, /proc and the
+  kb process are not in its world; pages reach it only as data over the pipe.
+- The parent does not trust the pipe (sandbox_protocol.py): length-prefixed frames with a size
+  cap, a strict schema per message, request ids; any violation ends the child and is reported
+  as a protocol violation. Only the parent's deadline ends a turn.
+- Limits: a cell's wall time counts time spent in bridged calls; the run's deadline (when given)
+  is enforced while a cell runs; FINAL_VAR is rendered in the child under the cell limit and
+  capped. The parent waits on the child at most until the deadline (plus the kill).
+- Where the kernel refuses namespaces or seccomp (some containers), starting a sandbox raises a
+  SandboxError saying what is missing, unless weak mode is allowed (`[sandbox] allow_weak`):
+  then a Python-level line (audit hook, import allow-list), rlimits, the drop to nobody for
+  root and seccomp where available are all there is, and Python code can reach around the
+  first of those.
+
+What it does NOT cover:
+- Interpreter or kernel bugs; CPU and memory are limited per child, not per cell.
+- Bridged functions run in the parent with the parent's rights: each tool validates its own
+  arguments. A bridged call that is already running is not interrupted: the limit is applied
+  when it returns, so a tool must bound its own time (llm_query checks the run budget first).
+- The seccomp filter is written for x86_64; elsewhere kernel mode reports seccomp as missing.
+- PR_SET_PDEATHSIG follows the thread that started the child: start and use a sandbox from a
+  thread that outlives it (the RLM loop does).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -32,13 +45,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from kb.agents import sandbox_protocol as protocol
 from kb.core.errors import KbError
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
+HOW_TO_ALLOW = ("allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+                "user.max_user_namespaces > 0; in Docker, --security-opt seccomp=unconfined) or set "
+                "[sandbox] allow_weak = true in .kb/config.toml to run model code behind "
+                "Python-level walls only")
 
 
 class SandboxError(KbError):
@@ -47,18 +66,32 @@ class SandboxError(KbError):
 
 @dataclass
 class Limits:
-    cell_seconds: float = 30.0  # wall time per cell, not counting bridged calls
+    cell_seconds: float = 30.0  # wall time per cell, bridged calls included
     cpu_seconds: int = 120  # per child process
     memory_mb: int = 1024  # address space
     file_mb: int = 16  # largest file the child may write
+    scratch_mb: int = 64  # the scratch tmpfs (kernel mode)
     output_chars: int = 20000  # kept per cell; the rest is counted and dropped
+    final_chars: int = 100_000  # of a FINAL()/FINAL_VAR() answer or a variable read back
+    allow_weak: bool | None = None  # None: the process-wide setting (allow_weak_walls)
+
+
+_ALLOW_WEAK = False
+_KERNEL_MISSING: str | None = None  # why kernel walls failed on this machine, once known
+_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+
+
+def allow_weak_walls(allowed: bool) -> None:
+    """The front end's `[sandbox] allow_weak` setting, for sandboxes whose Limits do not say."""
+    global _ALLOW_WEAK
+    _ALLOW_WEAK = bool(allowed)
 
 
 @dataclass
 class CellResult:
     output: str = ""
     error: str | None = None  # a traceback the model can read
-    killed: str | None = None  # why the child was killed (limit broken), if it was
+    killed: str | None = None  # why the child was killed (limit, death, protocol), if it was
     final: dict | None = None  # FINAL()/FINAL_VAR() called inside the cell
     seconds: float = 0.0
     calls: list[dict] = field(default_factory=list)
@@ -68,17 +101,35 @@ class CellResult:
         return self.error is None and self.killed is None
 
 
+class _Stop(Exception):
+    """The child must go: kind is time | dead | violation."""
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(detail)
+        self.kind, self.detail = kind, detail
+
+
+class _Unavailable(Exception):
+    pass
+
+
 class Sandbox:
     def __init__(self, tools: dict[str, Callable[..., Any]] | None = None, limits: Limits | None = None,
-                 on_call: Callable[[dict], None] | None = None):
+                 on_call: Callable[[dict], None] | None = None, deadline: float | None = None):
         self.tools = dict(tools or {})
+        if "llm_query" in self.tools and "llm_query_batched" not in self.tools:
+            query = self.tools["llm_query"]
+            self.tools["llm_query_batched"] = lambda prompts, **kw: [query(p, **kw) for p in prompts]
         self.limits = limits or Limits()
         self.on_call = on_call
+        self.deadline = deadline  # time.monotonic() by which the whole run must end, if any
         self.variables: dict[str, Any] = {}
         self.restarts = 0
+        self.walls = ""  # kernel | weak, once started
+        self.missing = ""  # what weak mode lacks, in words
         self._proc: subprocess.Popen | None = None
         self._scratch: Path | None = None
-        self._buf = b""
+        self._rid = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> "Sandbox":
@@ -90,45 +141,66 @@ class Sandbox:
 
     @property
     def scratch(self) -> Path:
+        """The host dir a weak-mode child works in (kernel mode: its start dir, empty; its real
+        scratch is a tmpfs that exists only in its own mount namespace)."""
         if self._scratch is None:
-            self._scratch = Path(tempfile.mkdtemp(prefix="kb-scratch-"))
-            if os.geteuid() == 0:  # the child drops to nobody and must still write here
+            _remove_stale_scratch()
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"kb-scratch-{os.getpid()}-"))
+            if os.geteuid() == 0:  # a weak-mode child drops to nobody and must still write here
                 os.chown(self._scratch, 65534, 65534)
         return self._scratch
 
     def start(self) -> None:
+        global _KERNEL_MISSING
+        allow_weak = _ALLOW_WEAK if self.limits.allow_weak is None else self.limits.allow_weak
+        if _KERNEL_MISSING is None:
+            try:
+                self._spawn("kernel")
+            except _Unavailable as e:
+                _KERNEL_MISSING = str(e)
+        if _KERNEL_MISSING is not None:
+            if not allow_weak:
+                raise SandboxError(f"refusing to run model code: the kernel would not build the "
+                                   f"sandbox's walls ({_KERNEL_MISSING}); {HOW_TO_ALLOW}")
+            self._spawn("weak")
+        try:
+            names = sorted(self.tools)
+            if names:
+                self._request({"op": "tools", "names": names}, ("ok",))
+            for name, value in self.variables.items():
+                self._request({"op": "set", "name": name, "value": value}, ("ok",))
+        except _Stop as stop:
+            self._kill()
+            raise SandboxError(f"the sandbox process failed while starting ({self._why(stop)})") from None
+
+    def _spawn(self, mode: str) -> None:
         lim = self.limits
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        args = json.dumps({"memory_mb": lim.memory_mb, "cpu_seconds": lim.cpu_seconds,
-                           "file_mb": lim.file_mb})
-
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-               "PYTHONDONTWRITEBYTECODE": "1"}
-        # Only the two protocol pipes are inherited (close_fds), so the child holds none of
-        # kb's open files, sockets or the model.
+        args = json.dumps({"memory_mb": lim.memory_mb, "cpu_seconds": lim.cpu_seconds, "file_mb": lim.file_mb,
+                           "scratch_mb": lim.scratch_mb, "final_chars": lim.final_chars})
+        where = self.scratch if mode == "weak" else Path("/")
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+        # Only the two protocol pipes are inherited (close_fds): none of kb's files or sockets.
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(CHILD), str(self.scratch), args,
-             str(to_child_r), str(from_child_w)],
+            [sys.executable, "-I", "-S", str(CHILD), mode, str(where), args, str(to_child_r), str(from_child_w)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(to_child_r, from_child_w), close_fds=True, cwd=self.scratch, env=env,
-            start_new_session=True)
+            pass_fds=(to_child_r, from_child_w), close_fds=True, cwd=where, env=env, start_new_session=True)
+        _LIVE.add(self)
         os.close(to_child_r)
         os.close(from_child_w)
-        self._tx = os.fdopen(to_child_w, "w", encoding="utf-8")
-        self._rx = from_child_r
-        self._buf = b""
-        msg = self._recv(time.monotonic() + 30)
-        if msg is None or msg.get("op") != "ready":
+        os.set_blocking(to_child_w, False)
+        self._tx, self._rx = to_child_w, from_child_r
+        self._reader = protocol.FrameReader()
+        try:
+            msg = self._recv(time.monotonic() + 30, ("ready", "unavailable"))
+        except _Stop as stop:
             self._kill()
-            raise SandboxError("the sandbox process did not start")
-        names = set(self.tools)
-        if "llm_query" in names:
-            names.add("llm_query_batched")
-        if names:
-            self._request({"op": "tools", "names": sorted(names)})
-        for name, value in self.variables.items():
-            self._request({"op": "set", "name": name, "value": value})
+            raise SandboxError(f"the sandbox process did not start ({self._why(stop)})") from None
+        if msg["op"] == "unavailable":
+            self._kill()
+            raise _Unavailable(msg["missing"][:300])
+        self.walls, self.missing = msg["walls"], msg["missing"]
 
     def close(self) -> None:
         self._kill()
@@ -141,18 +213,15 @@ class Sandbox:
         if proc is None:
             return
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)  # its whole group: the waiter and the REPL
         except (ProcessLookupError, PermissionError):
             pass
         proc.wait()
-        try:
-            self._tx.close()
-        except OSError:
-            pass
-        try:
-            os.close(self._rx)
-        except OSError:
-            pass
+        for fd in (self._tx, self._rx):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def _restart(self) -> None:
         self._kill()
@@ -160,40 +229,56 @@ class Sandbox:
         self.start()
 
     # -- protocol ----------------------------------------------------------------------------
-    def _send(self, msg: dict) -> None:
-        try:
-            self._tx.write(json.dumps(msg) + "\n")
-            self._tx.flush()
-        except (BrokenPipeError, OSError):
-            pass  # the child died; the next receive reports it
-
-    def _recv(self, deadline: float) -> dict | None:
-        """The next message, or None at the deadline or when the child is gone."""
-        sel = selectors.DefaultSelector()
-        sel.register(self._rx, selectors.EVENT_READ)
-        try:
-            while b"\n" not in self._buf:
+    def _send(self, msg: dict, deadline: float) -> None:
+        view = memoryview(protocol.encode(msg))
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._tx, selectors.EVENT_WRITE)
+            while view:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(timeout=left):
-                    return None
+                    raise _Stop("time", "the child stopped reading")
+                try:
+                    view = view[os.write(self._tx, view[:1 << 16]):]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    raise _Stop("dead") from None
+
+    def _recv(self, deadline: float, expect: tuple[str, ...], rid: int | None = None) -> dict:
+        """The next message, checked; _Stop at the deadline, on EOF or on a violation."""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._rx, selectors.EVENT_READ)
+            while True:
+                try:
+                    frame = self._reader.next()
+                    if frame is not None:
+                        return protocol.parse(frame, expect, rid)
+                except protocol.ProtocolViolation as e:
+                    raise _Stop("violation", str(e)) from None
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(timeout=left):
+                    raise _Stop("time")
                 chunk = os.read(self._rx, 1 << 20)
                 if not chunk:
-                    return None
-                self._buf += chunk
-        finally:
-            sel.close()
-        line, _, self._buf = self._buf.partition(b"\n")
-        try:
-            return json.loads(line)
-        except json.JSONDecodeError:
-            return None
+                    raise _Stop("dead")
+                self._reader.feed(chunk)
 
-    def _request(self, msg: dict) -> dict:
-        self._send(msg)
-        reply = self._recv(time.monotonic() + 30)
-        if reply is None:
-            raise SandboxError("the sandbox process stopped answering")
-        return reply
+    def _request(self, msg: dict, expect: tuple[str, ...], seconds: float = 30.0) -> dict:
+        self._rid += 1
+        deadline = time.monotonic() + seconds
+        self._send(dict(msg, id=self._rid), deadline)
+        return self._recv(deadline, expect, self._rid)
+
+    def _why(self, stop: _Stop, limit: str = "") -> str:
+        if stop.kind == "violation":
+            return f"it broke the pipe protocol: {stop.detail}; it was killed"
+        if stop.kind == "dead":
+            try:
+                code = self._proc.wait(timeout=2) if self._proc else None
+            except subprocess.TimeoutExpired:
+                code = None
+            return f"the sandbox process died ({_describe_exit(code)})"
+        return limit or f"no answer in time{': ' + stop.detail if stop.detail else ''}"
 
     # -- public API --------------------------------------------------------------------------
     def set(self, name: str, value: Any) -> None:
@@ -202,75 +287,115 @@ class Sandbox:
             raise SandboxError(f"{name!r} is not a valid variable name")
         self.variables[name] = value
         if self._proc is not None:
-            self._request({"op": "set", "name": name, "value": value})
+            try:
+                self._request({"op": "set", "name": name, "value": value}, ("ok",))
+            except _Stop as stop:
+                self._restart()
+                raise SandboxError(f"setting {name}: {self._why(stop)}") from None
 
     def get(self, name: str, as_json: bool = False) -> Any:
-        """A variable's value as text (what the model sees), or as JSON data (None if it is not)."""
-        reply = self._request({"op": "get", "name": name, "as_json": as_json})
-        return reply.get("value") if reply.get("found") else None
+        """A variable's value as text (what the model sees), or as JSON data (None if it is not).
+        Rendering runs in the child under the cell limit; a child that overruns it is replaced."""
+        if self._proc is None:
+            self.start()
+        try:
+            reply = self._request({"op": "get", "name": name, "as_json": as_json}, ("value",),
+                                  self.limits.cell_seconds)
+        except _Stop as stop:
+            why = self._why(stop, f"rendering it ran past the {self.limits.cell_seconds:g}s cell limit")
+            self._restart()
+            raise SandboxError(f"reading {name}: {why}; the REPL was restarted") from None
+        return reply["value"] if reply["found"] else None
 
     def run(self, code: str) -> CellResult:
         if self._proc is None:
             self.start()
         result = CellResult()
         t0 = time.monotonic()
-        budget = self.limits.cell_seconds
-        self._send({"op": "exec", "code": code, "cap": self.limits.output_chars})
-        while True:
-            msg = self._recv(time.monotonic() + budget)
-            if msg is None:
-                code_ = self._proc.poll() if self._proc else None
-                if code_ is None:
-                    result.killed = f"cell ran past its {self.limits.cell_seconds:g}s wall-time limit and was killed"
-                else:
-                    result.killed = f"the sandbox process died ({_describe_exit(code_)})"
+        cell_end = t0 + self.limits.cell_seconds
+        deadline = min(cell_end, self.deadline) if self.deadline is not None else cell_end
+        self._rid += 1
+        rid = self._rid
+        try:
+            self._send({"op": "exec", "id": rid, "code": code, "cap": self.limits.output_chars}, deadline)
+            while True:
+                msg = self._recv(deadline, ("call", "done"), rid)
+                if msg["op"] == "done":
+                    result.output, result.error, result.final = msg["output"], msg["error"], msg["final"]
+                    break
+                self._answer_call(msg, result, deadline)
+                if time.monotonic() >= deadline:
+                    raise _Stop("time")
+        except _Stop as stop:
+            budget_out = self.deadline is not None and time.monotonic() >= self.deadline and self.deadline < cell_end
+            limit = ("the run's time budget ran out while the cell ran; it was killed" if budget_out else
+                     f"cell ran past its {self.limits.cell_seconds:g}s wall-time limit (bridged calls "
+                     "included) and was killed")
+            result.killed = self._why(stop, limit)
+            if budget_out:
+                self._kill()  # nothing more will run: no fresh child
+            else:
                 result.killed += "; the REPL was restarted: variables you created are gone, the inputs are back"
                 self._restart()
-                break
-            if msg.get("op") == "call":
-                used = time.monotonic() - t0
-                started = time.monotonic()
-                self._answer_call(msg, result)
-                t0 += time.monotonic() - started  # bridged time does not count
-                budget = max(0.0, self.limits.cell_seconds - used)
-                continue
-            if msg.get("op") == "done":
-                result.output = msg.get("output") or ""
-                result.error = msg.get("error")
-                result.final = msg.get("final")
-                break
         result.seconds = time.monotonic() - t0
         return result
 
-    def _answer_call(self, msg: dict, result: CellResult) -> None:
-        fn = msg.get("fn")
-        args = msg.get("args") or []
-        kwargs = msg.get("kwargs") or {}
+    def _answer_call(self, msg: dict, result: CellResult, deadline: float) -> None:
+        fn, args, kwargs = msg["fn"], msg["args"], msg["kwargs"]
         record = {"fn": fn, "args": args, "kwargs": kwargs}
         tool = self.tools.get(fn)
-        if fn == "llm_query_batched" and tool is None and "llm_query" in self.tools:
-            tool = lambda prompts, **kw: [self.tools["llm_query"](p, **kw) for p in prompts]  # noqa: E731
         started = time.monotonic()
         try:
-            if tool is None or not isinstance(args, list) or not isinstance(kwargs, dict):
+            if tool is None:
                 raise SandboxError(f"no function {fn!r}")
             value = tool(*args, **kwargs)
             json.dumps(value)
-            self._send({"op": "result", "value": value})
+            reply = {"op": "result", "value": value}
             record["ok"] = True
-        except TypeError as e:
-            self._send({"op": "error", "message": f"{fn}: {e}"})
-            record["error"] = str(e)
         except Exception as e:  # a tool failure is data for the model, not a crash
-            self._send({"op": "error", "message": f"{fn}: {e}"})
+            reply = {"op": "error", "message": f"{fn}: {e}"}
             record["error"] = str(e)
         record["seconds"] = time.monotonic() - started
         result.calls.append(record)
         if self.on_call:
             self.on_call(record)
+        self._send(reply, deadline)
 
 
-def _describe_exit(code: int) -> str:
+def sandbox_mode(allow_weak: bool) -> str:
+    """One line for `kb status`: which walls model code runs behind here."""
+    try:
+        with Sandbox(limits=Limits(cell_seconds=10, allow_weak=allow_weak)) as sb:
+            if sb.walls == "kernel":
+                return "kernel walls (namespaces, private root, seccomp)"
+            return f"weak, allowed by [sandbox] allow_weak (missing: {sb.missing})"
+    except SandboxError as e:
+        return f"refused: {e}"
+
+
+def _remove_stale_scratch() -> None:
+    """Scratch dirs left by kb processes that died (weak mode only writes to the host)."""
+    for path in Path(tempfile.gettempdir()).glob("kb-scratch-*"):
+        m = re.match(r"kb-scratch-(\d+)-", path.name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+@atexit.register
+def _close_all() -> None:
+    for sb in list(_LIVE):
+        sb._kill()
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running; killed"
     if code < 0:
         try:
             name = signal.Signals(-code).name

@@ -1,17 +1,19 @@
-"""The sandboxed REPL process. Runs as `python -I -S sandbox_child.py SCRATCH LIMITS_JSON RX_FD TX_FD`.
+"""The sandboxed REPL process: `python -I -S sandbox_child.py MODE SCRATCH LIMITS_JSON RX_FD TX_FD`.
 
-Trusted start-up code hardens the process before any model-written code runs:
-1. a new network namespace where the kernel allows it (no interfaces: no network at all);
-2. rlimits: address space, CPU seconds, file size, open files, no core dumps;
-3. when started as root, drop to the `nobody` user, so the OS itself refuses other users' files
-   and writes outside the world-writable scratch dir;
-4. a PEP 578 audit hook, which cannot be removed once installed, that refuses process creation,
-   sockets, ctypes, signals to other processes, reads outside the scratch dir and the standard
-   library, and any write or file-system change outside the scratch dir;
-5. user code runs with its own builtins: `__import__` admits an allowlist of pure modules, `open`
-   only reaches the scratch dir.
-It then serves newline-delimited JSON on the two pipe fds it was given. Only the standard library is
-used: `-S` keeps site-packages (and kb itself) out of the child.
+Trusted start-up code walls the process in before any model-written code runs.
+MODE `kernel` (see sandbox_walls.py): new user (unless root), mount, PID, network and IPC
+namespaces; a private read-only root holding the standard library and a size-capped tmpfs at
+/scratch; root drops to nobody; the process forks so that the REPL is PID 1 of its namespace
+while the first process waits and passes its exit status on; then rlimits, die-with-parent,
+no-new-privileges and the seccomp filter. If a step fails the child reports `unavailable`, with
+the reason, and exits: the parent decides whether the weaker mode is allowed.
+MODE `weak`: the host scratch dir SCRATCH, a network namespace if the kernel grants one, rlimits,
+root drops to nobody, die-with-parent, and the seccomp filter where it can be installed.
+In both modes a second, Python-level line follows: an audit hook (refuses process creation,
+sockets, ctypes, foreign files), an import allow-list, and an `open` without raw descriptors.
+Code can reach around that line (frames, the garbage collector, the real builtins); in kernel
+mode what it then reaches is only the walled world above.
+The loop serves length-prefixed JSON frames (sandbox_protocol.py) on the two pipe fds.
 """
 
 import ast
@@ -19,120 +21,67 @@ import builtins
 import io
 import json
 import os
-import resource
 import sys
 import traceback
 
-ALLOWED_IMPORTS = frozenset({
-    "re", "json", "math", "cmath", "collections", "itertools", "functools", "statistics", "datetime",
-    "textwrap", "difflib", "string", "random", "heapq", "bisect", "operator", "decimal", "fractions",
-    "unicodedata", "dataclasses", "typing", "copy", "pprint", "enum", "csv", "time", "calendar",
-    "hashlib", "base64", "html", "abc", "numbers", "array", "struct", "zlib", "fnmatch", "shlex",
-})
-BLOCKED_EVENT_PREFIXES = ("socket.", "ctypes.", "subprocess.", "os.exec", "os.spawn", "os.posix_spawn",
-                          "os.fork", "os.forkpty", "os.system", "os.startfile", "os.kill", "os.killpg",
-                          "pty.", "os.putenv", "os.unsetenv", "sys._getframe", "sys.setprofile",
-                          "sys.settrace", "os.chroot", "os.setuid", "os.setgid", "resource.setrlimit",
-                          "resource.prlimit", "sys.remote_exec", "winreg.", "mmap.", "webbrowser.")
-PATH_EVENTS = {"os.remove", "os.rmdir", "os.rename", "os.mkdir", "os.chmod", "os.chown", "os.link",
-               "os.symlink", "os.truncate", "os.utime", "os.chdir", "os.listdir", "os.scandir",
-               "os.chflags", "os.lchflags", "os.lchmod", "os.lchown", "os.mkfifo", "os.mknod",
-               "shutil.copyfile", "shutil.copymode", "shutil.copystat", "shutil.copytree",
-               "shutil.move", "shutil.rmtree", "shutil.chown", "os.removexattr", "os.setxattr",
-               "glob.glob", "os.walk", "fcntl.ioctl", "fcntl.fcntl", "fcntl.flock", "fcntl.lockf"}
-BLOCKED_MODULES = ("ctypes", "_ctypes", "subprocess", "_posixsubprocess", "socket", "_socket", "ssl",
-                   "multiprocessing", "_multiprocessing", "pty", "signal", "asyncio", "mmap",
-                   "urllib", "http", "ftplib", "smtplib", "telnetlib", "xmlrpc", "_thread", "threading",
-                   "concurrent", "selectors", "select", "importlib", "imp", "zipimport", "code",
-                   "codeop", "pdb", "bdb", "gc", "inspect", "marshal", "pickle", "shelve", "tempfile",
-                   "shutil", "glob", "pathlib", "sysconfig", "site", "runpy", "webbrowser")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import sandbox_protocol as protocol  # noqa: E402
+import sandbox_walls as walls  # noqa: E402
+import sandbox_pyguard as pyguard  # noqa: E402
+
+sys.path.remove(HERE)
 
 
-class Refused(PermissionError):
-    pass
+def kernel_mode(limits: dict, fds: tuple[int, int]) -> str:
+    """Build the kernel walls; returns in the REPL process (PID 1 of the new namespace)."""
+    import signal  # for the waiting process, loaded before the old root goes away
+    read_only = [p for p in sys.path if os.path.isdir(p)]
+    walls.enter_namespaces()
+    walls.build_root(read_only, limits["scratch_mb"])
+    walls.drop_privileges()
+    parent = os.getppid()
+    pid = os.fork()
+    if pid:  # outside the PID namespace: wait for the REPL and die the way it died
+        for fd in fds:
+            os.close(fd)
+        walls.die_with_parent()
+        if os.getppid() != parent:
+            os._exit(1)
+        _, status, usage = os.wait4(pid, 0)
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            # PID 1 ignores SIGXCPU, so the CPU limit arrives as the hard limit's SIGKILL
+            if sig == signal.SIGKILL and usage.ru_utime + usage.ru_stime >= limits["cpu_seconds"] - 0.5:
+                sig = signal.SIGXCPU
+            if sig != signal.SIGKILL:
+                signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+    walls.die_with_parent()
+    walls.set_rlimits(limits)
+    walls.install_seccomp()
+    return ""
 
 
-def harden(scratch: str, limits: dict) -> None:
-    try:  # a network namespace with no interfaces; needs root or unprivileged user namespaces
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        clone_newnet, clone_newuser = 0x40000000, 0x10000000
-        if libc.unshare(clone_newnet) != 0:
-            libc.unshare(clone_newuser | clone_newnet)
-        del ctypes, libc
-    except Exception:
-        pass
-    mb = 1024 * 1024
-    for res, value in ((resource.RLIMIT_AS, limits["memory_mb"] * mb),
-                       (resource.RLIMIT_CPU, limits["cpu_seconds"]),
-                       (resource.RLIMIT_FSIZE, limits["file_mb"] * mb),
-                       (resource.RLIMIT_NOFILE, 64),
-                       (resource.RLIMIT_CORE, 0),
-                       (resource.RLIMIT_NPROC, 64)):
-        try:
-            resource.setrlimit(res, (value, value))
-        except (ValueError, OSError):
-            pass
-    # Load every allowed module now: after the uid drop the interpreter's own files may be
-    # unreadable (a Python under /root), and later imports would fail.
-    for name in sorted(ALLOWED_IMPORTS):
-        try:
-            __import__(name)
-        except ImportError:
-            pass
+def weak_mode(limits: dict) -> str:
+    """What can be had without namespaces; returns what is missing, in words."""
+    missing = ["mount, PID, IPC namespaces (the host's files are in reach)"]
+    try:
+        if walls.libc().unshare(walls.CLONE_NEWNET) != 0 and \
+                walls.libc().unshare(walls.CLONE_NEWUSER | walls.CLONE_NEWNET) != 0:
+            missing.append("network namespace")
+    except OSError:
+        missing.append("network namespace")
+    walls.set_rlimits(limits)
     if os.geteuid() == 0:
-        try:
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-        except OSError:
-            pass
-    for name in BLOCKED_MODULES:  # drop what start-up imported, so it cannot be found in sys.modules
-        sys.modules.pop(name, None)
-
-
-def install_audit_hook(scratch: str) -> None:
-    scratch = os.path.realpath(scratch)
-    readable = tuple(sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)
-                             if p} | {scratch}))
-    blocked_modules = frozenset(BLOCKED_MODULES)
-    realpath, isabs, join, fspath = os.path.realpath, os.path.isabs, os.path.join, os.fspath
-    prefixes, path_events = BLOCKED_EVENT_PREFIXES, frozenset(PATH_EVENTS)
-
-    def inside(path, roots) -> bool:
-        try:
-            p = fspath(path)
-            if isinstance(p, bytes):
-                p = p.decode("utf-8", "replace")
-        except TypeError:
-            return False
-        p = realpath(p if isabs(p) else join(scratch, p))
-        return any(p == r or p.startswith(r + "/") for r in roots)
-
-    def hook(event, args):
-        if event.startswith(prefixes):
-            raise Refused(f"sandbox: {event} is not allowed")
-        if event == "import":
-            if args[0].partition(".")[0] in blocked_modules:
-                raise Refused(f"sandbox: import of {args[0]} is not allowed")
-        elif event == "open":
-            path, mode, flags = args
-            if isinstance(path, int):
-                raise Refused("sandbox: opening file descriptors is not allowed")
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
-                      (isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC))
-            if not inside(path, (scratch,) if writing else readable):
-                raise Refused(f"sandbox: {'writing' if writing else 'reading'} {path} is not allowed "
-                              "(only the scratch dir)")
-        elif event in path_events:
-            if event in ("os.rename", "os.link", "os.symlink", "shutil.copyfile", "shutil.move"):
-                paths = args[:2]
-            else:
-                paths = args[:1]
-            if not all(inside(p, (scratch,)) for p in paths):
-                raise Refused(f"sandbox: {event} outside the scratch dir is not allowed")
-
-    sys.addaudithook(hook)
+        walls.drop_privileges()
+    walls.die_with_parent()
+    try:
+        walls.install_seccomp()
+    except walls.WallError as e:
+        missing.append(str(e))
+    return "; ".join(missing)
 
 
 class CappedWriter(io.TextIOBase):
@@ -157,42 +106,79 @@ class CappedWriter(io.TextIOBase):
         return text
 
 
+class Channel:
+    """Frames on the pipe; the parent is trusted, so what it sends is not capped here."""
+
+    def __init__(self, rx: int, tx: int):
+        self.rx, self.tx, self.reader = rx, tx, protocol.FrameReader(cap=1 << 40)
+
+    def send(self, msg: dict) -> None:
+        data = protocol.encode(msg)
+        if len(data) > protocol.MAX_FROM_CHILD:  # say so rather than break the protocol
+            data = protocol.encode({"op": "done", "id": msg.get("id", 0), "output": "",
+                                    "error": f"sandbox: a {len(data):,}-byte reply is over the cap", "final": None}
+                                   if msg.get("op") == "done" else dict(msg, value=None))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.tx, view):]
+
+    def recv(self) -> dict:
+        while (frame := self.reader.next()) is None:
+            chunk = os.read(self.rx, 1 << 20)
+            if not chunk:
+                os._exit(0)
+            self.reader.feed(chunk)
+        return json.loads(frame)
+
+
+def run_cell(code: str, namespace: dict, cap: int, trusted: list) -> tuple[str, str | None]:
+    out = CappedWriter(cap)
+    error = None
+    sys.stdout = sys.stderr = out
+    try:
+        tree = ast.parse(code, "<cell>", "exec")
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        exec(compile(tree, "<cell>", "exec"), namespace)
+        if last is not None:
+            value = eval(compile(last, "<cell>", "eval"), namespace)
+            if value is not None:
+                print(repr(value))
+    except BaseException as e:  # the model reads its own traceback
+        trusted[0] = True
+        try:
+            tb = traceback.format_exception(type(e), e, e.__traceback__)
+        finally:
+            trusted[0] = False
+        error = "".join(l for l in tb if not l.startswith(f'  File "{HERE}'))[-4000:]  # the cell's frames
+    finally:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    return out.getvalue(), error
+
+
 def main() -> None:
-    scratch, limits = sys.argv[1], json.loads(sys.argv[2])
-    rx = os.fdopen(int(sys.argv[3]), "r", encoding="utf-8")
-    tx = os.fdopen(int(sys.argv[4]), "w", encoding="utf-8")
-    os.chdir(scratch)
-    harden(scratch, limits)
-
-    def send(msg):
-        tx.write(json.dumps(msg, default=repr) + "\n")
-        tx.flush()
-
-    def recv():
-        line = rx.readline()
-        if not line:
-            os._exit(0)
-        return json.loads(line)
-
-    real_import = builtins.__import__
-    real_open = builtins.open
-    state = {"final": None}
-
-    def safe_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level or name.partition(".")[0] not in ALLOWED_IMPORTS:
-            raise ImportError(f"sandbox: import of '{name}' is not allowed; allowed: "
-                              + ", ".join(sorted(ALLOWED_IMPORTS)))
-        return real_import(name, globals, locals, fromlist, level)
-
-    def safe_open(file, mode="r", *args, **kwargs):
-        if isinstance(file, int):
-            raise PermissionError("sandbox: opening file descriptors is not allowed")
-        return real_open(file, mode, *args, **kwargs)
+    mode, scratch, limits = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    chan = Channel(int(sys.argv[4]), int(sys.argv[5]))
+    pyguard.preload()
+    if mode == "kernel":
+        try:
+            missing = kernel_mode(limits, (chan.rx, chan.tx))
+        except (walls.WallError, OSError) as e:
+            chan.send({"op": "unavailable", "missing": str(e)})
+            os._exit(3)
+        scratch = walls.SCRATCH
+    else:
+        os.chdir(scratch)
+        missing = weak_mode(limits)
+    pyguard.forget_blocked()
+    state = {"final": None, "call": 0}
+    final_cap = int(limits.get("final_chars", 100_000))
 
     def bridge(fn):
         def call(*args, **kwargs):
-            send({"op": "call", "fn": fn, "args": list(args), "kwargs": kwargs})
-            reply = recv()
+            chan.send({"op": "call", "id": state["call"], "fn": fn, "args": list(args), "kwargs": kwargs})
+            reply = chan.recv()
             if reply.get("op") == "error":
                 raise RuntimeError(reply["message"])
             return reply.get("value")
@@ -200,74 +186,45 @@ def main() -> None:
         return call
 
     def FINAL(answer):  # noqa: N802 - the names the model is told to use
-        state["final"] = {"kind": "text", "value": str(answer)}
+        state["final"] = {"kind": "text", "value": str(answer)[:final_cap]}
         return answer
 
-    def FINAL_VAR(name):  # noqa: N802
+    def FINAL_VAR(name):  # noqa: N802 - rendered here, inside the cell and its time limit
         if not isinstance(name, str):
-            state["final"] = {"kind": "text", "value": str(name)}
+            state["final"] = {"kind": "text", "value": str(name)[:final_cap]}
         elif name not in namespace:
             raise NameError(f"FINAL_VAR: no variable named {name!r}")
         else:
-            state["final"] = {"kind": "var", "name": name, "value": str(namespace[name])}
-        return None
+            state["final"] = {"kind": "var", "name": name, "value": str(namespace[name])[:final_cap]}
 
-    safe_builtins = {k: v for k, v in vars(builtins).items()
-                     if k not in ("open", "__import__", "breakpoint", "input", "help", "exit", "quit",
-                                  "copyright", "credits", "license", "memoryview", "__loader__", "__spec__")}
-    safe_builtins.update(__import__=safe_import, open=safe_open)
-    namespace = {"__builtins__": safe_builtins, "__name__": "__repl__", "FINAL": FINAL, "FINAL_VAR": FINAL_VAR}
-    for name in ("re", "json", "math", "collections"):  # small models forget to import these
-        namespace[name] = sys.modules.get(name) or real_import(name)
-
-    install_audit_hook(scratch)
-    send({"op": "ready", "pid": os.getpid(), "uid": os.getuid()})
+    namespace = pyguard.namespace(scratch, {"FINAL": FINAL, "FINAL_VAR": FINAL_VAR})
+    trusted = pyguard.install_audit_hook(scratch)
+    chan.send({"op": "ready", "pid": os.getpid(), "uid": os.getuid(),
+               "walls": mode, "missing": missing})
     while True:
-        msg = recv()
-        op = msg.get("op")
+        msg = chan.recv()
+        op, rid = msg.get("op"), msg.get("id", 0)
         if op == "set":
             namespace[msg["name"]] = msg["value"]
-            send({"op": "ok"})
+            chan.send({"op": "ok", "id": rid})
         elif op == "tools":
             for fn in msg["names"]:
                 namespace[fn] = bridge(fn)
-            send({"op": "ok"})
+            chan.send({"op": "ok", "id": rid})
         elif op == "get":
-            name = msg["name"]
-            value = namespace.get(name)
+            name, value = msg["name"], namespace.get(msg["name"])
             if msg.get("as_json"):  # structured results (a dict of verdicts), when they are JSON
                 try:
                     value = json.loads(json.dumps(value))
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, RecursionError):
                     value = None
             else:
-                value = str(value) if name in namespace else None
-            send({"op": "value", "found": name in namespace, "value": value})
+                value = str(value)[:final_cap] if name in namespace else None
+            chan.send({"op": "value", "id": rid, "found": name in namespace, "value": value})
         elif op == "exec":
-            out = CappedWriter(msg.get("cap", 20000))
-            error = None
-            state["final"] = None
-            sys.stdout = sys.stderr = out
-            try:
-                tree = ast.parse(msg["code"], "<cell>", "exec")
-                last = None
-                if tree.body and isinstance(tree.body[-1], ast.Expr):
-                    last = ast.Expression(tree.body.pop().value)
-                exec(compile(tree, "<cell>", "exec"), namespace)
-                if last is not None:
-                    value = eval(compile(last, "<cell>", "eval"), namespace)
-                    if value is not None:
-                        print(repr(value))
-            except BaseException as e:  # the model reads its own traceback
-                tb = traceback.format_exception(type(e), e, e.__traceback__)
-                # keep only frames from the cell itself
-                lines = [l for l in tb if "sandbox_child.py" not in l]
-                error = "".join(lines)[-4000:]
-            finally:
-                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-            send({"op": "done", "output": out.getvalue(), "error": error, "final": state["final"]})
-        else:
-            send({"op": "error", "message": f"unknown op {op!r}"})
+            state["final"], state["call"] = None, rid
+            output, error = run_cell(msg["code"], namespace, msg.get("cap", 20000), trusted)
+            chan.send({"op": "done", "id": rid, "output": output, "error": error, "final": state["final"]})
 
 
 if __name__ == "__main__":
