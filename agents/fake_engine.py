@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from kb.agents.engine import Message, Reply, Timings, Usage
 from kb.core.errors import EngineError
@@ -46,8 +47,28 @@ class FakeEngine:
         return len(self.script) - len(self.calls)
 
 
+_SCRIPTS: list[tuple[list[Script], list[FakeEngine]]] = []
+
+
+@contextmanager
+def scripted(script: list[Script]) -> Iterator[list[FakeEngine]]:
+    """For tests: while open, a config naming the `fake` engine builds FakeEngines that play
+    `script`, with config's defaults; yields the engines built, to look at their calls."""
+    built: list[FakeEngine] = []
+    _SCRIPTS.append((list(script), built))
+    try:
+        yield built
+    finally:
+        _SCRIPTS.pop()
+
+
 def from_config(config, models_dir) -> FakeEngine:
-    """Registered under `fake` like every backend, but a script cannot come from config: a test
-    registers its own factory under the name (kb.agents.engine.register)."""
+    """The `fake` backend, registered like every other; a script cannot come from a config
+    file, so outside `scripted()` choosing it is an error."""
     from kb.core.errors import ConfigError
-    raise ConfigError("the fake engine is for tests; it cannot be chosen in config")
+    if not _SCRIPTS:
+        raise ConfigError("the fake engine is for tests; it cannot be chosen in config")
+    script, built = _SCRIPTS[-1]
+    m = config["model"]
+    built.append(FakeEngine(script, max_tokens=m["max_tokens"], temperature=m["temperature"]))
+    return built[-1]

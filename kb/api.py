@@ -32,11 +32,12 @@ class ModelInfo:
 
 
 class Serialized:
-    """An engine behind a lock; everything but chat() is passed through."""
+    """An engine behind a lock shared by every engine of a front end; everything but chat() is
+    passed through."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, lock: threading.Lock | None = None):
         self._inner = engine
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
 
     def chat(self, *args, **kwargs):
         with self._lock:
@@ -54,10 +55,12 @@ def init(path: str | Path, env: dict | None = None) -> tuple[Vault, list[str]]:
 
 
 class Kb:
-    """One vault, its config, and the engine factory every job shares.
+    """One vault, its config, and the engines its jobs get.
 
-    `engine_factory=None` means no model: a job that needs one says so (a KbError). `Kb.open`
-    supplies the factory that builds the backend `model.engine` names (kb.agents.engine)."""
+    A Kb from `Kb.open` builds each job's engine from config: the backend `model.engine` names
+    (kb.agents.engine's registry) with the job's model (`[compile] model` and the like, else
+    `[model] name`). One built directly gets `engine_factory` for every job instead (a test's
+    scripted engine); None means no model, and a job that needs one says so (a KbError)."""
 
     def __init__(self, vault: Vault, config: kbconfig.Config | None = None, *,
                  engine_factory: Callable[[], object] | None = None, models_dir: Path | None = None,
@@ -67,6 +70,10 @@ class Kb:
         self._load_config = load_config or (lambda: kbconfig.load(None, {}))
         self.engine_factory = engine_factory
         self.models_dir = models_dir if models_dir is not None else models.models_dir({})
+        self._from_config = False
+        self._shared: dict | None = None  # model -> engine, when sharing_one_engine()
+        self._shared_lock = threading.Lock()  # guards _shared
+        self._call_lock = threading.Lock()  # one chat() at a time over the shared engines
 
     @classmethod
     def open(cls, where: str | Path | None = None, *, env: dict | None = None, model: str | None = None,
@@ -79,13 +86,15 @@ class Kb:
         overrides = {("model", "name"): model, ("model", "engine"): engine}
         kb = cls(vault, models_dir=models.models_dir(env),
                  load_config=lambda: kbconfig.load(vault.config_path, env, overrides))
-        kb.engine_factory = kb.configured_engine
+        kb._from_config = True
         return kb
 
     @property
     def config(self) -> kbconfig.Config:
         if self._config is None:
             self._config = self._load_config()
+            from kb.agents.sandbox import allow_weak_walls
+            allow_weak_walls(self._config["sandbox"]["allow_weak"])  # for every RLM sandbox below
         return self._config
 
     # -- models -----------------------------------------------------------------------------
@@ -97,25 +106,35 @@ class Kb:
             cfg = dataclasses.replace(cfg, values={**cfg.values, "model": {**cfg.model, "name": name}})
         return make_engine(cfg, self.models_dir)
 
-    def engine(self):
-        if self.engine_factory is None:
+    def engine(self, job: str | None = None, role: str = "model"):
+        """The engine for `job`'s model (`None`: `[model] name`)."""
+        if self.engine_factory is None and not self._from_config:
             raise KbError("no model configured")
-        return self.engine_factory()
+        if self.engine_factory is not None:
+            key, build = None, self.engine_factory
+        else:
+            key = kbconfig.model_for(self.config, job, role) if job else self.model_name
+            build = lambda: self.configured_engine(key)  # noqa: E731
+        if self._shared is None:
+            return build()
+        with self._shared_lock:
+            if key not in self._shared:
+                self._shared[key] = Serialized(build(), self._call_lock)
+            return self._shared[key]
+
+    def engine_factory_for(self, job: str | None, role: str = "model") -> Callable[[], object]:
+        """What a job is given: the model loads when (and if) the job first needs it."""
+        return lambda: self.engine(job, role)
 
     def sharing_one_engine(self) -> "Kb":
-        """This Kb with one engine for every job, built on first use, one call at a time: for a
-        front end whose workers run side by side (an ask during a compile waits its turn instead
-        of entering llama.cpp from two threads)."""
-        lock, built = threading.Lock(), []
-
-        def one():
-            with lock:
-                if not built:
-                    built.append(Serialized(self.engine()))
-            return built[0]
-
-        return Kb(self.vault, self._config, engine_factory=one, models_dir=self.models_dir,
-                  load_config=lambda: self.config)
+        """This Kb with each engine built once and every call made one at a time: for a front
+        end whose workers run side by side (an ask during a compile waits its turn instead of
+        entering llama.cpp from two threads)."""
+        kb = Kb(self.vault, self._config, engine_factory=self.engine_factory, models_dir=self.models_dir,
+                load_config=lambda: self.config)
+        kb._from_config = self._from_config
+        kb._shared = {}
+        return kb
 
     @property
     def model_name(self) -> str:
@@ -157,27 +176,27 @@ class Kb:
     # -- jobs -------------------------------------------------------------------------------
     def compile(self, on_event: Callable[[dict], None] | None = None):
         from kb.compile.job import Compile
-        return Compile(self.vault, self.engine, self.compile_settings(), on_event=on_event)
+        return Compile(self.vault, self.engine_factory_for("compile"), self.compile_settings(), on_event=on_event)
 
     def lint(self, *, model_checks: bool = True, on_event: Callable[[dict], None] | None = None):
         """Structural checks need no model: without model checks no engine is ever built."""
         from kb.lint.job import Lint
-        return Lint(self.vault, self.engine if model_checks else None, self.lint_settings(model_checks),
+        return Lint(self.vault, self.engine_factory_for("lint") if model_checks else None, self.lint_settings(model_checks),
                     on_event=on_event)
 
     def ask(self, on_event: Callable[[dict], None] | None = None):
         from kb.ask.job import Ask
-        return Ask(self.vault, self.engine, settings=self.ask_settings(), on_event=on_event)
+        return Ask(self.vault, self.engine_factory_for("ask"), settings=self.ask_settings(), on_event=on_event)
 
     def watcher(self, *, debounce: float = 1.0, on_log: Callable[[str], None] | None = None,
                 on_event: Callable[[dict], None] | None = None):
         from kb.watch import Watcher
-        return Watcher(self.vault, self.engine, self.compile_settings(), debounce=debounce, on_log=on_log,
-                       on_event=on_event)
+        return Watcher(self.vault, self.engine_factory_for("compile"), self.compile_settings(),
+                       debounce=debounce, on_log=on_log, on_event=on_event)
 
     def finetune_data(self, *, per_page: int = 4, on_event: Callable[[dict], None] | None = None):
         from kb.finetune.data import DataSettings, FinetuneData
-        return FinetuneData(self.vault, self.engine, DataSettings(per_page=per_page), on_event=on_event)
+        return FinetuneData(self.vault, self.engine_factory_for(None), DataSettings(per_page=per_page), on_event=on_event)
 
     def finetune(self, settings=None, on_event: Callable[[dict], None] | None = None):
         from kb.finetune.job import Finetune
