@@ -71,8 +71,10 @@ def cmd_init(ctx: Context) -> int:
 def cmd_status(ctx: Context) -> int:
     st = ctx.kb.status()
     m = ctx.kb.model_info()
+    from kb.status import sandbox_walls
+    walls = sandbox_walls(ctx.kb.config["sandbox"]["allow_weak"])
     if ctx.args.json:
-        out(json.dumps(dict(st.as_dict(), model=m.name, engine=m.engine, model_state=m.where)))
+        out(json.dumps(dict(st.as_dict(), model=m.name, engine=m.engine, model_state=m.where, sandbox=walls)))
         return 0
     out(f"vault     {st.vault}")
     out(f"sources   {st.sources} in raw/")
@@ -80,6 +82,7 @@ def cmd_status(ctx: Context) -> int:
         f"{st.answer_pages} answers)")
     out(f"links     {st.links} ({st.broken_links} broken)")
     out(f"model     {m.name} via {m.engine} ({m.where})")
+    out(f"sandbox   {walls}")
     return 0
 
 

@@ -35,3 +35,9 @@ def vault_status(vault: Vault) -> Status:
         links=sum(len(v) for v in graph.outlinks.values()),
         broken_links=len(graph.broken),
     )
+
+
+def sandbox_walls(allow_weak: bool) -> str:
+    """Which walls model code runs behind on this machine; starts one sandbox (a fraction of a second)."""
+    from kb.agents.sandbox import sandbox_mode
+    return sandbox_mode(allow_weak)

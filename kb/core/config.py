@@ -65,6 +65,12 @@ MODEL_KEYS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("lint", "model"): (("lint", "model"),),
 }
 
+SCHEMA["sandbox"] = {
+    # true lets model code run where the kernel refuses namespaces or seccomp (some containers),
+    # behind Python-level walls that code can reach around; `kb status` shows the mode in force
+    "allow_weak": (bool, False),
+}
+
 ENGINES = ("llama_cpp", "openai", "fake")
 
 # Environment variable -> (section, key). Every override is validated like the file.
@@ -219,4 +225,7 @@ DEFAULT_TOML = """\
 # base_url = "http://127.0.0.1:8080/v1"
 # api_key = ""
 # model = ""
+
+[sandbox]
+# allow_weak = false   # true: run model code without kernel walls where the kernel refuses them
 """
