@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
-from kb.core import markdown
+from kb.core import markdown, pdftext
 from kb.core.errors import KbError, PageError
 
 TEXT_KINDS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
               ".html": "html", ".htm": "html", ".pdf": "pdf"}
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp"}
+
+# How large one raw source may be, written here only. Compile stops at compile.max_source_mb, whose
+# default this is, and lint reads raw sources as far as that default; search and ask read further,
+# so a source too large to compile can still be found and quoted.
+MAX_SOURCE_MB = 5.0
+MAX_READ_MB = 20.0
+
+
+def limit(mb: float = MAX_SOURCE_MB) -> int:
+    """A size in MB as extract()'s `max_bytes` (an MB is 10^6 bytes, as extract's message counts)."""
+    return int(mb * 1e6)
 
 
 class SourceError(KbError):
@@ -44,45 +54,39 @@ def _decode(data: bytes, name: str) -> str:
                           "convert it to UTF-8 and it will be compiled") from None
 
 
-class _HTMLText(HTMLParser):
-    SKIP = {"script", "style", "nav", "footer", "header", "noscript", "svg", "form"}
-    BLOCK = {"p", "div", "section", "article", "li", "br", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
-             "pre", "blockquote", "table"}
+def _html(text: str, path: Path, rel: str) -> Document:
+    """The page's main content as markdown, by trafilatura: banners, navigation, sidebars and
+    comments go; tables stay tables (a row's cells run together would turn `1 | 6.0` into `16.0`),
+    lists keep their bullets, links their targets, code its fences, images their paths."""
+    import lxml.etree
+    import lxml.html
+    import trafilatura
+    try:
+        tree = lxml.html.document_fromstring(text)
+    except (lxml.etree.ParserError, ValueError) as e:
+        raise SourceError(f"{rel}: cannot parse HTML ({e})") from None
+    title = " ".join((tree.findtext(".//title") or "").split())
+    for pre in tree.iter("pre"):  # trafilatura fences <pre><code> but reads a bare <pre> as a quote
+        if not any(child.tag == "code" for child in pre):
+            code = lxml.html.Element("code")
+            code.text, pre.text = pre.text, None
+            for child in list(pre):
+                code.append(child)
+            pre.append(code)
+    body = trafilatura.extract(tree, output_format="markdown", include_tables=True, include_links=True,
+                               include_images=True, include_formatting=True, include_comments=False,
+                               favor_recall=True) or ""
+    body = re.sub(r"[ \t]+$", "", body, flags=re.M)  # trafilatura ends table rows with a space
+    body = re.sub(r"^(```[^\n]*\n.*?\n```)\n(?=\S)", "\\1\n\n", body, flags=re.S | re.M)
+    doc = Document(title=title or _first_heading(body) or _title_from_name(path), text=body.strip(), kind="html")
+    doc.images = _images(body)
+    return doc
 
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title = ""
-        self._skip = 0
-        self._in_title = False
-        self._heading = 0
 
-    def handle_starttag(self, tag, attrs):
-        if tag in self.SKIP:
-            self._skip += 1
-        elif tag == "title":
-            self._in_title = True
-        elif tag in self.BLOCK:
-            self.parts.append("\n\n")
-            if tag[0] == "h" and tag[1:].isdigit():
-                self.parts.append("#" * int(tag[1:]) + " ")
-
-    def handle_endtag(self, tag):
-        if tag in self.SKIP and self._skip:
-            self._skip -= 1
-        elif tag == "title":
-            self._in_title = False
-
-    def handle_data(self, data):
-        if self._in_title:
-            self.title += data
-        elif not self._skip:
-            self.parts.append(data)
-
-    def text(self) -> str:
-        text = "".join(self.parts)
-        text = re.sub(r"[ \t]+", " ", text)
-        return re.sub(r"\n\s*\n\s*", "\n\n", text).strip()
+def _images(body: str) -> list[str]:
+    """Images a markdown text embeds (`![alt](path)`, `![[path]]`): candidate assets."""
+    embed = markdown.WL_EMBED + markdown.WL_OPEN + f"({markdown.WL_TARGET}+)"
+    return [a or b for a, b in re.findall(r"!\[[^\]]*\]\(([^)\s]+)[^)]*\)|" + embed, body)]
 
 
 def _first_heading(text: str) -> str | None:
@@ -110,11 +114,7 @@ def extract(path: Path, rel: str, *, max_bytes: int) -> Document:
         return _pdf(data, path, rel)
     text = _decode(data, rel)
     if kind == "html":
-        parser = _HTMLText()
-        parser.feed(text)
-        body = parser.text()
-        doc = Document(title=parser.title.strip() or _first_heading(body) or _title_from_name(path),
-                       text=body, kind=kind)
+        doc = _html(text, path, rel)
     else:
         meta: dict = {}
         body = text
@@ -127,8 +127,7 @@ def extract(path: Path, rel: str, *, max_bytes: int) -> Document:
         doc = Document(title=title, text=body.strip(), kind=kind,
                        meta={k: meta[k] for k in ("source", "url", "author", "published", "tags",
                                                   "description") if meta.get(k)})
-        doc.images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)|!\[\[([^\]|#]+)", body)
-        doc.images = [a or b for a, b in doc.images]
+        doc.images = _images(body)
     if len(doc.text.strip()) < 20:
         raise SourceError(f"{rel}: no readable text (only {len(doc.text.strip())} characters)")
     return doc
@@ -145,7 +144,7 @@ def _pdf(data: bytes, path: Path, rel: str) -> Document:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [p.extract_text() or "" for p in reader.pages]
+        pages = [pdftext.page_text(p) for p in reader.pages]
         info = reader.metadata or {}
         title = str(info.get("/Title") or "").strip()
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as e:
