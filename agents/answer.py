@@ -14,10 +14,12 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from kb.agents.engine import Engine
+from kb.agents.trace import Event
 from kb.core.pages import link
+from kb.tools.repl import Tools
 
 PROMPTS = Path(__file__).with_name("prompts")
 NOT_FOUND = "Not in the knowledge base."
@@ -132,12 +134,21 @@ def fit(docs: list[Doc], budget_chars: int, question: str, per_doc: int | None =
     return out
 
 
-def rlm_answer(engine: Engine, question: str, variables: dict[str, Any],
-               tools: dict[str, Callable], tool_docs: dict[str, str], reads: list[str],
-               titles: dict[str, str], cite_of: Callable[[str], str], *, budget=None, trace_dir=None,
-               on_event=None, limits=None) -> Answer:
+def rlm_answer(engine: Engine, question: str, tools: Tools, *, budget=None, trace_dir: Path | None = None,
+               on_event: Callable[[Event], None] | None = None, limits=None) -> Answer:
+    """The RLM loop over the corpus behind `tools`: the REPL holds the top hits, the pages and the
+    sources; a seeded first cell reads the best hits and asks a sub-model; the answer cites the
+    pages the text names and the ones the agent read."""
     from kb.agents.rlm import RLM, Budget
     t0 = time.perf_counter()
+    c = tools.corpus
+    hits, seen = [], set()  # a source page and its raw file are one hit: the page (read() adds the text)
+    for h in tools.search(question, 10):
+        page = c.cite(h["path"])
+        if page not in seen:
+            seen.add(page)
+            hits.append(dict(h, path=page, title=c.titles.get(page, h["title"])))
+    variables = {"hits": hits[:5], "pages": c.wiki(), "sources": c.sources()}
     kw = " ".join(sorted(terms(question), key=lambda w: -len(w))[:4]) or question[:40]
     ask = (f"Question: {question}\n\nText:\n")
     again = (f"\n\nQuestion again: {question}\nAnswer in one or two sentences. If the text does not "
@@ -151,7 +162,7 @@ def rlm_answer(engine: Engine, question: str, variables: dict[str, Any],
                '        answer = reply + " (" + h["path"] + ")"\n'
                '        break\n'
                'print("answer =", answer)')
-    rlm = RLM(engine, tools=tools, tool_docs=tool_docs, budget=budget or Budget(iterations=6, sub_calls=8),
+    rlm = RLM(engine, tools=tools.infos(), budget=budget or Budget(iterations=6, sub_calls=8),
               limits=limits, trace_dir=trace_dir, on_event=on_event,
               system_prompt=(PROMPTS / "ask_rlm.md").read_text(encoding="utf-8"))
     result = rlm.run(f"Question: {question}\n(search words to try: {kw})", variables,
@@ -162,11 +173,11 @@ def rlm_answer(engine: Engine, question: str, variables: dict[str, Any],
         text = NOT_FOUND
     cited: list[tuple[str, str]] = []
     if text != NOT_FOUND:
-        mentioned = [p for p in titles if p in text]
-        for p in list(dict.fromkeys(mentioned + reads))[:4]:
-            c = cite_of(p)
-            if (c, titles.get(c, c)) not in cited:
-                cited.append((c, titles.get(c, Path(c).stem)))
+        mentioned = [p for p in c.titles if p in text]
+        for p in list(dict.fromkeys(mentioned + tools.reads))[:4]:
+            page = c.cite(p)
+            if (page, c.titles.get(page, page)) not in cited:
+                cited.append((page, c.titles.get(page, Path(page).stem)))
     return Answer(text=text, cited=cited, mode="rlm", status=result.status,
                   prompt_tokens=result.tokens, completion_tokens=0, seconds=time.perf_counter() - t0,
                   trace_id=result.trace_id)

@@ -8,16 +8,44 @@ per candidate to a sub-model (is this a contradiction? does this passage support
 what does this page leave unanswered?); it may look further before it finishes. Code-evidence
 findings are reported whatever the model says, with its verdict beside them; model-only findings
 (an unsupported claim, a gap) are reported only when the model says so.
+
+The agent takes a `Wiki` and returns `ModelFinding`s, its own types: the lint job reads the vault
+and files the findings, and the agent layer never reaches up into the job's.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 from kb.agents.answer import passage, terms
+from kb.agents.trace import Event
 from kb.core import concepts as C
-from kb.lint.checks import Finding, Snapshot
 from kb.core.text import NUM, disagreements, normalise
+from kb.core.vault import Page
+from kb.tools.repl import Corpus, Search, Tools
+
+
+@dataclass
+class Wiki:
+    """What the model checks read, taken from the vault once by the job."""
+
+    pages: dict[str, Page]  # every note that parses, by vault path (titles of existing pages)
+    checked: list[str]  # the wiki pages to check, in vault order
+    links: dict[str, set[str]]  # note -> the pages its links resolve to
+    raw: dict[str, str]  # raw source path -> its extracted text
+
+
+@dataclass
+class ModelFinding:
+    check: str  # contradiction | unsupported-claim | connection | gap | question | candidate-article
+    severity: str  # warning | suggestion
+    message: str
+    pages: list[str] = field(default_factory=list)  # the page at fault first
+    quotes: list[tuple[str, str]] = field(default_factory=list)  # (path, text quoted from it)
+
 
 PROMPTS = {
     "contradiction": ("Two passages from a knowledge base.\n\nA ({a_path}): {a_text}\n\nB ({b_path}): {b_text}\n\n"
@@ -53,24 +81,27 @@ TASK = ("Health-check this wiki. The first cell asked a helper model about each 
         "with search/read if something seems missing, then reply FINAL_VAR(verdicts).")
 
 
-def model_checks(vault, snap: Snapshot, raw: dict[str, str], engine, settings, on_event=None
-                 ) -> tuple[list[Finding], dict]:
+def model_checks(w: Wiki, engine, search: Search, *, max_contradictions: int, max_claims: int,
+                 max_gap_pages: int, trace_dir: Path | None = None,
+                 on_event: Callable[[Event], None] | None = None) -> tuple[list[ModelFinding], dict]:
+    """Findings, and what the model run cost (status, sub-calls, tokens, trace id)."""
     from kb.agents.rlm import RLM, Budget
-    wiki = {p: snap.pages[p].body for p in snap.wiki() if p in snap.pages}
+    raw = w.raw
+    wiki = {p: w.pages[p].body for p in w.checked}
     contradictions = _contradictions(wiki, raw)
-    judged = contradictions[:settings.max_contradictions]  # all are reported; these get a verdict
-    missing, weak = _claims(snap, raw, settings.max_claims)
-    hubs = _hubs(snap, settings.max_gap_pages)
+    judged = contradictions[:max_contradictions]  # all are reported; these get a verdict
+    missing, weak = _claims(w, raw, max_claims)
+    hubs = _hubs(w, max_gap_pages)
     n = len(judged) + len(weak) + 3 * len(hubs)
-    findings = list(missing) + _connections(snap, raw)
+    findings = list(missing) + _connections(w, raw)
     verdicts: dict = {}
     info = {"model": str(getattr(engine, "model", "") or ""), "candidates": n}
     if n:
-        tools, docs = _tools(wiki, raw)
-        rlm = RLM(engine, tools=tools, tool_docs=docs,
+        corpus = Corpus(texts={**wiki, **raw}, titles={p: w.pages[p].title for p in w.checked})
+        rlm = RLM(engine, tools=Tools(corpus, search).infos(),
                   budget=Budget(iterations=2, sub_calls=n + 4, sub_reply_tokens=120, reply_tokens=200,
                                 tokens=60_000 + 1500 * n, seconds=300 + 60 * n),
-                  trace_dir=vault.state_dir / "traces", on_event=on_event)
+                  trace_dir=trace_dir, on_event=on_event)
         variables = {"contradictions": [{k: v for k, v in c.items() if k != "group"} for c in judged],
                      "claims": weak, "hubs": hubs, "prompts": PROMPTS, "pages": wiki}
         result = rlm.run(TASK, variables, first_cell=FIRST_CELL, answer_var="verdicts",
@@ -84,18 +115,18 @@ def model_checks(vault, snap: Snapshot, raw: dict[str, str], engine, settings, o
         yes = _yes(v)
         note = f" Model: {_first_line(v)}" if v else " (not checked by the model)"
         g = c["group"]
-        findings.append(Finding(
+        findings.append(ModelFinding(
             "contradiction", "warning" if yes is not False else "suggestion",
             f"{len(g)} versions of one statement with different numbers ({', '.join('/'.join(s.numbers) for s in g)})."
             + note, [s.path for s in g], quotes=[(s.path, s.sentence) for s in g]))
     for c in weak:
         v = str(verdicts.get(c["id"], ""))
         if _yes(v) is False:
-            findings.append(Finding("unsupported-claim", "warning",
+            findings.append(ModelFinding("unsupported-claim", "warning",
                                     f"{c['page']}: “{c['claim']}” is not supported by {c['source']}. "
                                     f"Model: {_first_line(v)}", [c["page"], c["source"]],
                                     quotes=[(c["page"], c["claim"])]))
-    findings += _suggestions(snap, hubs, verdicts)
+    findings += _suggestions(w, hubs, verdicts)
     return findings, info
 
 
@@ -116,12 +147,12 @@ CLAIM_LINE = re.compile(r"^- (?P<claim>.+?) \(\[\[(?P<link>[^\]|#]+)(?:\|[^\]]*)
 QUOTE_LINE = re.compile(r"^\s+> “(?P<quote>.*)”\s*$")
 
 
-def _claims(snap: Snapshot, raw: dict[str, str], limit: int) -> tuple[list[Finding], list[dict]]:
+def _claims(w: Wiki, raw: dict[str, str], limit: int) -> tuple[list[ModelFinding], list[dict]]:
     """Concept-page claims: a quote that is not in the linked source is a finding on its own;
     claims sharing few words with their source go to the model, fewest first."""
     found, weak, stated = [], [], {}
-    for rel in snap.wiki():
-        page = snap.pages.get(rel)
+    for rel in w.checked:
+        page = w.pages.get(rel)
         if page is None or page.meta.get("type") != "concept":
             continue
         lines = page.body.splitlines()
@@ -130,14 +161,14 @@ def _claims(snap: Snapshot, raw: dict[str, str], limit: int) -> tuple[list[Findi
             if not m:
                 continue
             src = m.group("link") + ".md"
-            src_page = snap.pages.get(src)
+            src_page = w.pages.get(src)
             raw_path = str(src_page.meta.get("raw")) if src_page and src_page.meta.get("raw") else None
             text = raw.get(raw_path or "", "")
             if not text:
                 continue
             q = QUOTE_LINE.match(lines[i + 1]) if i + 1 < len(lines) else None
             if q and normalise(q.group("quote")) not in normalise(text):
-                found.append(Finding("unsupported-claim", "warning",
+                found.append(ModelFinding("unsupported-claim", "warning",
                                      f"{rel}: the sentence quoted for {src_page.title} is not in {raw_path}",
                                      [rel, src], quotes=[(rel, q.group("quote"))]))
                 continue
@@ -146,7 +177,7 @@ def _claims(snap: Snapshot, raw: dict[str, str], limit: int) -> tuple[list[Findi
                 stated[raw_path] = {n.replace(",", "") for n in NUM.findall(text)}
             invented = [n for n in NUM.findall(claim) if n.replace(",", "") not in stated[raw_path]]
             if invented:
-                found.append(Finding("unsupported-claim", "warning",
+                found.append(ModelFinding("unsupported-claim", "warning",
                                      f"{rel}: the claim attributed to {src_page.title} states "
                                      f"{', '.join(invented)}, which {raw_path} never does", [rel, src],
                                      quotes=[(rel, claim)]))
@@ -163,61 +194,60 @@ def _claims(snap: Snapshot, raw: dict[str, str], limit: int) -> tuple[list[Findi
     return found, [dict(c, id=f"claim-{i + 1}") for i, (_, c) in enumerate(weak[:limit])]
 
 
-def _hubs(snap: Snapshot, limit: int) -> list[dict]:
+def _hubs(w: Wiki, limit: int) -> list[dict]:
     """The concept pages most sources feed: where a question left open matters most."""
     scored = []
-    for rel in snap.wiki():
-        page = snap.pages.get(rel)
+    for rel in w.checked:
+        page = w.pages.get(rel)
         if page is not None and page.meta.get("type") == "concept":
             n = len(page.meta.get("sources") or []) if isinstance(page.meta.get("sources"), list) else 0
             scored.append((-n, rel))
-    return [{"id": f"{i + 1}", "path": rel, "title": snap.pages[rel].title,
-             "text": snap.pages[rel].body[:2500]} for i, (_, rel) in enumerate(sorted(scored)[:limit])]
+    return [{"id": f"{i + 1}", "path": rel, "title": w.pages[rel].title,
+             "text": w.pages[rel].body[:2500]} for i, (_, rel) in enumerate(sorted(scored)[:limit])]
 
 
-def _connections(snap: Snapshot, raw: dict[str, str], limit: int = 10) -> list[Finding]:
+def _connections(w: Wiki, raw: dict[str, str], limit: int = 10) -> list[ModelFinding]:
     """Source pages whose source names a concept twice or more but does not link its page."""
-    concepts = [(rel, snap.pages[rel]) for rel in snap.wiki()
-                if rel in snap.pages and snap.pages[rel].meta.get("type") == "concept"]
+    concepts = [(rel, w.pages[rel]) for rel in w.checked if w.pages[rel].meta.get("type") == "concept"]
     out = []
-    for rel in snap.wiki():
-        page = snap.pages.get(rel)
+    for rel in w.checked:
+        page = w.pages.get(rel)
         if page is None or page.meta.get("type") != "source":
             continue
         text = raw.get(str(page.meta.get("raw")), "")
-        linked = {r.target for r in snap.graph.outlinks.get(rel, [])}
+        linked = w.links.get(rel, set())
         for crel, cpage in concepts:
             al = cpage.meta.get("aliases") if isinstance(cpage.meta.get("aliases"), list) else []
             if crel in linked or len(cpage.title) < 4:
                 continue
             n = C.mentions(cpage.title, al, text)
             if n >= 2:
-                out.append(Finding("connection", "suggestion",
+                out.append(ModelFinding("connection", "suggestion",
                                    f"{page.title} names {cpage.title} {n} times but does not link it", [rel, crel]))
     return out[:limit]
 
 
-def _suggestions(snap: Snapshot, hubs: list[dict], verdicts: dict) -> list[Finding]:
-    titles = {C.concept_key(p.title): rel for rel, p in snap.pages.items()}
+def _suggestions(w: Wiki, hubs: list[dict], verdicts: dict) -> list[ModelFinding]:
+    titles = {C.concept_key(p.title): rel for rel, p in w.pages.items()}
     out = []
     for h in hubs:
         gap, ask = _question(verdicts.get("gap-" + h["id"])), _question(verdicts.get("ask-" + h["id"]))
         if gap:
-            out.append(Finding("gap", "suggestion", f"{h['title']} leaves open: {gap}", [h["path"]]))
+            out.append(ModelFinding("gap", "suggestion", f"{h['title']} leaves open: {gap}", [h["path"]]))
         if ask and ask != gap:
-            out.append(Finding("question", "suggestion", f"kb ask \"{ask}\"", [h["path"]]))
+            out.append(ModelFinding("question", "suggestion", f"kb ask \"{ask}\"", [h["path"]]))
         topic = _first_line(str(verdicts.get("topic-" + h["id"], ""))).strip(" .\"'*#")
         topic = re.sub(r"(?i)^(topic|name)\s*:\s*", "", topic)
         if not topic or len(topic) > 60 or C.concept_key(topic) == C.concept_key(h["title"]):
             continue
         existing = titles.get(C.concept_key(topic))
         if existing:
-            linked = {r.target for r in snap.graph.outlinks.get(h["path"], [])}
+            linked = w.links.get(h["path"], set())
             if existing not in linked:
-                out.append(Finding("connection", "suggestion",
-                                   f"{h['title']} could link {snap.pages[existing].title}", [h["path"], existing]))
+                out.append(ModelFinding("connection", "suggestion",
+                                   f"{h['title']} could link {w.pages[existing].title}", [h["path"], existing]))
         else:
-            out.append(Finding("candidate-article", "suggestion",
+            out.append(ModelFinding("candidate-article", "suggestion",
                                f"a page on “{topic}” (suggested from {h['title']})", [h["path"]]))
     return out
 
@@ -229,24 +259,6 @@ def _question(reply) -> str | None:
         if line.endswith("?") and 10 <= len(line) <= 200:
             return line
     return None
-
-
-def _tools(wiki: dict[str, str], raw: dict[str, str]):
-    def read(path: str) -> str:
-        path = str(path)
-        if path in wiki:
-            return wiki[path]
-        if path in raw:
-            return raw[path]
-        raise KeyError(f"no page {path!r}; keys of `pages` are the wiki's paths")
-
-    def search(query: str, k: int = 5) -> list[dict]:
-        q = terms(str(query))
-        scored = sorted(((len(q & terms(t)), p) for p, t in {**wiki, **raw}.items()), reverse=True)
-        return [{"path": p, "score": s} for s, p in scored[:max(1, min(int(k), 20))] if s]
-
-    return {"read": read, "search": search}, {
-        "read": "read(path) -> str: a wiki page or raw source", "search": "search(query, k=5) -> list of {path, score}"}
 
 
 def _yes(reply: str) -> bool | None:

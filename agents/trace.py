@@ -1,5 +1,24 @@
-"""Trace events: every step of an agent run as one JSON line in `.kb/traces/ID.jsonl`, and
-offered to a callback (the CLI prints them, the TUI renders them live)."""
+"""Trace events: the one schema of what an agent run reports, step by step.
+
+Every event is a dataclass below. A run's events go to `.kb/traces/ID.jsonl` as one JSON line
+each (`as_dict()`: `type` and `t` first, then the fields in the order declared here; a field
+declared `optional` is left out of the line when it is None) and, as the objects themselves, to
+an `on_event` callback: the CLI's `kb trace` renders them, the TUI's trace pane shows them live.
+Consumers match on the class, never on a key or on printed text.
+
+  start    a run begins: the task; an RLM run adds its variables, budget and prompt size, a
+           one-prompt ask (rag, stuff) its mode
+  llm      a root-model call: its reply and token counts; an RLM call adds cached tokens and the
+           history size, a one-prompt ask the documents it read
+  code     a cell about to run (`seeded`: written for the model, not by it)
+  output   what the cell printed, its error or why it was killed, its time and tool calls
+  subcall  an llm_query from inside the REPL
+  draft    the REPL's answer variable changed to this text (live only: never written, since the
+           cell's output line before it already holds what the cell printed)
+  note     a remark (older runs wrote them; shown by `kb trace show`)
+  end      how the run ended: status, reason (RLM runs), answer and what it cost
+  corrupt  a line of a trace file that does not parse (a run killed mid-write); made by `load`
+"""
 
 from __future__ import annotations
 
@@ -7,13 +26,153 @@ import json
 import os
 import secrets
 import time
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, ClassVar
 
 from kb.core.errors import KbError
 
-Event = dict
+
+def optional() -> Any:
+    """A field a line carries only when it is set."""
+    return field(default=None, metadata={"optional": True})
+
+
+@dataclass(kw_only=True)
+class Event:
+    type: ClassVar[str] = ""
+    live: ClassVar[bool] = False  # offered to on_event only, never written to the file
+    t: float = 0.0  # seconds since the run began, set by Trace.emit
+
+    def as_dict(self) -> dict:
+        out: dict = {"type": self.type, "t": self.t}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "t" and not (f.metadata.get("optional") and value is None):
+                out[f.name] = value
+        return out
+
+
+@dataclass(kw_only=True)
+class Start(Event):
+    type: ClassVar[str] = "start"
+    task: str
+    variables: dict | None = optional()  # name -> type and size (RLM)
+    budget: dict | None = optional()  # (RLM)
+    system_chars: int | None = optional()  # (RLM)
+    mode: str | None = optional()  # rag | stuff
+
+
+@dataclass(kw_only=True)
+class Llm(Event):
+    type: ClassVar[str] = "llm"
+    iteration: int
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int | None = optional()  # (RLM)
+    seconds: float = 0.0
+    history_chars: int | None = optional()  # (RLM)
+    documents: list[str] | None = optional()  # the pages a one-prompt ask read
+
+
+@dataclass(kw_only=True)
+class Code(Event):
+    type: ClassVar[str] = "code"
+    iteration: int
+    cell: int
+    code: str
+    seeded: bool | None = optional()
+
+
+@dataclass(kw_only=True)
+class Output(Event):
+    type: ClassVar[str] = "output"
+    iteration: int
+    cell: int
+    output: str
+    error: str | None = None
+    killed: str | None = None
+    seconds: float = 0.0
+    calls: int = 0
+
+
+@dataclass(kw_only=True)
+class SubCall(Event):
+    type: ClassVar[str] = "subcall"
+    fn: str
+    input: str
+    output: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+@dataclass(kw_only=True)
+class Draft(Event):
+    type: ClassVar[str] = "draft"
+    live: ClassVar[bool] = True
+    answer: str
+
+
+@dataclass(kw_only=True)
+class Note(Event):
+    type: ClassVar[str] = "note"
+    text: str
+
+
+@dataclass(kw_only=True)
+class End(Event):
+    type: ClassVar[str] = "end"
+    status: str
+    reason: str | None = optional()  # (RLM)
+    answer: Any = None
+    iterations: int = 0
+    sub_calls: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(kw_only=True)
+class Corrupt(Event):
+    type: ClassVar[str] = "corrupt"
+    line: int
+
+    def as_dict(self) -> dict:  # no time: nothing was read
+        return {"type": self.type, "line": self.line}
+
+
+@dataclass(kw_only=True)
+class Other(Event):
+    """A line this schema does not describe (another version wrote it): kept as it was read."""
+    raw: dict
+
+    def as_dict(self) -> dict:
+        return self.raw
+
+
+TYPES: dict[str, type[Event]] = {c.type: c for c in (Start, Llm, Code, Output, SubCall, Draft, Note, End, Corrupt)}
+
+
+def from_dict(d: dict) -> Event:
+    """An event from its JSON line; `from_dict(e.as_dict()) == e` for every event written."""
+    cls = TYPES.get(d.get("type")) if isinstance(d, dict) else None
+    if cls is None or cls.live:
+        return Other(raw=d, t=_t(d))
+    names = {f.name for f in fields(cls)}
+    data = {k: v for k, v in d.items() if k != "type"}
+    try:
+        if set(data) <= names:
+            return cls(**data)
+    except TypeError:  # a required field missing
+        pass
+    return Other(raw=d, t=_t(d))
+
+
+def _t(d) -> float:
+    t = d.get("t", 0) if isinstance(d, dict) else 0
+    return t if isinstance(t, (int, float)) else 0.0
 
 
 def new_id() -> str:
@@ -33,10 +192,10 @@ class Trace:
             self.path = directory / f"{self.id}.jsonl"
             self._f = open(self.path, "a", encoding="utf-8")
 
-    def emit(self, type_: str, **data) -> Event:
-        event = {"type": type_, "t": round(time.monotonic() - self.t0, 3), **data}
-        if self._f:
-            self._f.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+    def emit(self, event: Event) -> Event:
+        event.t = round(time.monotonic() - self.t0, 3)
+        if self._f and not event.live:
+            self._f.write(json.dumps(event.as_dict(), ensure_ascii=False, default=str) + "\n")
             self._f.flush()
         if self.on_event:
             self.on_event(event)
@@ -62,12 +221,12 @@ def load(directory: Path, run_id: str) -> list[Event]:
         if len(matches) != 1:
             raise KbError(f"no trace '{run_id}' in {directory} (see `kb trace list`)")
         path = matches[0]
-    events = []
+    events: list[Event] = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         try:
-            events.append(json.loads(line))
+            events.append(from_dict(json.loads(line)))
         except json.JSONDecodeError:
-            events.append({"type": "corrupt", "line": n})  # a run killed mid-write
+            events.append(Corrupt(line=n))
     return events
 
 
@@ -85,39 +244,38 @@ def render(events: list[Event], width: int = 2000) -> str:
     """A run as readable text: one block per step."""
     out = []
     for e in events:
-        t = f"[{e.get('t', 0):7.2f}s]"
-        kind = e.get("type")
-        if kind == "start":
-            out.append(f"{t} START {e.get('task', '')!r}")
-            out.append(f"           variables: {e.get('variables')}")
-            out.append(f"           budget: {e.get('budget')}")
-        elif kind == "llm":
-            out.append(f"{t} ROOT MODEL call {e.get('iteration')}: {e.get('prompt_tokens')} prompt "
-                       f"+ {e.get('completion_tokens')} tokens in {e.get('seconds', 0):.1f}s")
-            out.append("    " + clip(e.get("text", ""), width).replace("\n", "\n    "))
-        elif kind == "code":
-            out.append(f"{t} CELL {e.get('iteration')}.{e.get('cell')}")
-            out.append("    >>> " + clip(e.get("code", ""), width).replace("\n", "\n    ... "))
-        elif kind == "output":
-            status = e.get("killed") or ("error" if e.get("error") else "ok")
-            out.append(f"{t} OUTPUT ({status}, {e.get('seconds', 0):.2f}s)")
-            body = (e.get("output") or "") + (e.get("error") or "") + (
-                ("\n" + e["killed"]) if e.get("killed") else "")
+        t = f"[{e.t:7.2f}s]"
+        if isinstance(e, Start):
+            out.append(f"{t} START {e.task!r}")
+            out.append(f"           variables: {e.variables}")
+            out.append(f"           budget: {e.budget}")
+        elif isinstance(e, Llm):
+            out.append(f"{t} ROOT MODEL call {e.iteration}: {e.prompt_tokens} prompt "
+                       f"+ {e.completion_tokens} tokens in {e.seconds:.1f}s")
+            out.append("    " + clip(e.text, width).replace("\n", "\n    "))
+        elif isinstance(e, Code):
+            out.append(f"{t} CELL {e.iteration}.{e.cell}")
+            out.append("    >>> " + clip(e.code, width).replace("\n", "\n    ... "))
+        elif isinstance(e, Output):
+            status = e.killed or ("error" if e.error else "ok")
+            out.append(f"{t} OUTPUT ({status}, {e.seconds:.2f}s)")
+            body = (e.output or "") + (e.error or "") + (("\n" + e.killed) if e.killed else "")
             out.append("    " + clip(body, width).replace("\n", "\n    "))
-        elif kind == "subcall":
-            out.append(f"{t} SUB-CALL {e.get('fn')}: {e.get('prompt_tokens', 0)} + "
-                       f"{e.get('completion_tokens', 0)} tokens, {e.get('seconds', 0):.1f}s")
-            out.append("    in:  " + clip(str(e.get("input", "")), 300).replace("\n", " "))
-            out.append("    out: " + clip(str(e.get("output", "")), 300).replace("\n", " "))
-        elif kind == "note":
-            out.append(f"{t} NOTE {e.get('text')}")
-        elif kind == "end":
-            out.append(f"{t} END status={e.get('status')} iterations={e.get('iterations')} "
-                       f"sub_calls={e.get('sub_calls')} tokens={e.get('tokens')} "
-                       f"seconds={e.get('seconds', 0):.1f}")
-            if e.get("reason"):
-                out.append(f"           reason: {e['reason']}")
-            out.append("    ANSWER: " + clip(str(e.get("answer")), width).replace("\n", "\n    "))
+        elif isinstance(e, SubCall):
+            out.append(f"{t} SUB-CALL {e.fn}: {e.prompt_tokens} + {e.completion_tokens} tokens, "
+                       f"{e.seconds:.1f}s")
+            out.append("    in:  " + clip(str(e.input), 300).replace("\n", " "))
+            out.append("    out: " + clip(str(e.output), 300).replace("\n", " "))
+        elif isinstance(e, Note):
+            out.append(f"{t} NOTE {e.text}")
+        elif isinstance(e, End):
+            out.append(f"{t} END status={e.status} iterations={e.iterations} sub_calls={e.sub_calls} "
+                       f"tokens={e.tokens} seconds={e.seconds:.1f}")
+            if e.reason:
+                out.append(f"           reason: {e.reason}")
+            out.append("    ANSWER: " + clip(str(e.answer), width).replace("\n", "\n    "))
         else:
-            out.append(f"{t} {kind} {json.dumps({k: v for k, v in e.items() if k not in ('t', 'type')})[:300]}")
+            d = e.as_dict()
+            rest = {k: v for k, v in d.items() if k not in ("t", "type")}
+            out.append(f"{t} {d.get('type')} {json.dumps(rest)[:300]}")
     return "\n".join(out)

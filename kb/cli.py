@@ -366,7 +366,7 @@ def cmd_trace(ctx: Context) -> int:
     events = ctx.kb.trace(ctx.args.id)
     if ctx.args.json:
         for e in events:
-            out(json.dumps(e, ensure_ascii=False))
+            out(json.dumps(e.as_dict(), ensure_ascii=False))
     else:
         out(trace.render(events))
     return 0

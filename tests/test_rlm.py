@@ -52,7 +52,7 @@ def test_sub_call_result_lands_in_a_variable_used_by_the_next_cell(tmp_path):
     assert r.sub_calls == 1
     assert rlm.sub_engine.calls[0]["messages"][0]["content"] == "Summarise: Muon is an optimizer"
     events = load(tmp_path / "traces", r.trace_id)
-    assert [e["type"] for e in events].count("subcall") == 1
+    assert [e.type for e in events].count("subcall") == 1
 
 
 def test_final_var_and_final_inside_code(tmp_path):
@@ -153,9 +153,9 @@ def test_trace_written_and_shown_by_the_cli(tmp_path):
     seen = []
     rlm.on_event = seen.append
     r = rlm.run("Say bye", {"context": "x"})
-    assert [e["type"] for e in seen] == ["start", "llm", "code", "output", "llm", "end"]
+    assert [e.type for e in seen] == ["start", "llm", "code", "output", "llm", "end"]
     lines = (tmp_path / "v/.kb/traces" / f"{r.trace_id}.jsonl").read_text().splitlines()
-    assert [json.loads(l)["type"] for l in lines] == [e["type"] for e in seen]
+    assert [json.loads(l) for l in lines] == [e.as_dict() for e in seen]
     shown = run_kb("trace", "show", "last", cwd=tmp_path / "v")
     assert shown.returncode == 0
     assert "hello from the cell" in shown.stdout and "END status=final" in shown.stdout

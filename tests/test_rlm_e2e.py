@@ -31,10 +31,10 @@ def test_small_model_runs_the_loop_within_budget(tmp_path, small_model):
     assert result.sub_calls <= budget.sub_calls
     assert result.seconds < budget.seconds + 120  # the budget plus one last-word call
     # the corpus never entered the root prompt
-    root_prompts = [e for e in events if e["type"] == "llm"]
-    assert root_prompts and all(e["prompt_tokens"] < 6000 for e in root_prompts)
+    root_prompts = [e for e in events if e.type == "llm"]
+    assert root_prompts and all(e.prompt_tokens < 6000 for e in root_prompts)
     # a trace on disk that the CLI shows
-    types = [e["type"] for e in events]
+    types = [e.type for e in events]
     assert types[0] == "start" and types[-1] == "end" and "llm" in types
     shown = run_kb("trace", "show", result.trace_id, cwd=tmp_path / "v")
     assert shown.returncode == 0 and f"END status={result.status}" in shown.stdout

@@ -79,8 +79,8 @@ def test_payload_fails_safely(name, vault, monkeypatch):
               budget=Budget(iterations=3), limits=Limits(cell_seconds=3, memory_mb=512))
     result = rlm.run("attack", {"context": "data"})
     assert result.status == "final" and result.answer == "done"  # the loop carried on
-    out = next(e for e in events if e["type"] == "output")
-    report = (out["output"] or "") + (out["error"] or "") + (out["killed"] or "")
+    out = next(e for e in events if e.type == "output")
+    report = (out.output or "") + (out.error or "") + (out.killed or "")
     if name in EXPECT:
         assert report.strip() == EXPECT[name]
     else:

@@ -2,10 +2,12 @@
 type, ask (scripted engine) and watch the trace, compile to 100%; snapshots of the main screens."""
 
 import shutil
+import threading
 
 import pytest
 from textual.widgets import Input, ListView, Markdown, ProgressBar
 
+from kb.agents.trace import Draft, Output
 from kb.api import Kb
 from kb.compile.job import Compile
 from kb.core import config
@@ -115,9 +117,49 @@ async def test_ask_shows_the_trace_cells_and_the_answer(tmp_path):
         answer = app.query_one("#answer", Markdown).source
         assert "2-3% salt" in answer and "Sources:" in answer
         assert engine.calls >= 2
-        app._trace_event({"type": "output", "output": "hits ...\nanswer = A draft answer (x.md)"})
+        app._trace_event(Output(iteration=1, cell=1, output="hits ...\nanswer = A printed answer (x.md)"))
         await pilot.pause()
-        assert "A draft answer" in app.query_one("#answer", Markdown).source  # shown before the run ends
+        assert "A printed answer" not in app.query_one("#answer", Markdown).source  # a print is not a draft
+        app._trace_event(Draft(answer="A draft answer (x.md)"))
+        await pilot.pause()
+        assert "*draft:* A draft answer" in app.query_one("#answer", Markdown).source
+
+
+class GatedAskFake(AskFake):
+    """Holds the root model's reply until the test opens the gate: the run is caught mid-way."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate, self.waiting = threading.Event(), threading.Event()
+
+    def chat(self, messages, **kw):
+        if messages[0]["role"] == "system":
+            self.waiting.set()
+            self.gate.wait(20)
+        return super().chat(messages, **kw)
+
+
+async def test_the_draft_answer_comes_from_the_draft_event_while_the_run_goes_on(tmp_path):
+    engine = GatedAskFake()
+    app = KbApp(vault_with_sources(tmp_path), lambda: engine, "test-model")
+    drafts = []
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        shown = app._trace_event
+        app._trace_event = lambda e: (drafts.append(e) if isinstance(e, Draft) else None, shown(e))
+        await pilot.press("a", *"How much salt for kimchi?", "enter")
+        for _ in range(200):  # the seeded cell has run and the root model is waiting at the gate
+            await pilot.pause(0.05)
+            if engine.waiting.is_set() and drafts:
+                break
+        await pilot.pause()
+        pane = app.query_one("#answer", Markdown).source
+        assert len(drafts) == 1 and "2-3% salt" in drafts[0].answer
+        assert pane == f"*draft:* {drafts[0].answer}"  # before the run ends, from the event
+        engine.gate.set()
+        await settle(pilot)
+        final = app.query_one("#answer", Markdown).source
+        assert "*draft:*" not in final and "2-3% salt" in final and "Sources:" in final
 
 
 async def test_compile_from_the_tui_reaches_100_percent(tmp_path):

@@ -6,16 +6,17 @@ questions over one load. Traces of every run go to `.kb/traces/`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from kb.agents.answer import Answer, Doc, fit, one_prompt, rlm_answer
-from kb.agents.trace import Trace
+from kb.agents.trace import End, Llm, Start, Trace
 from kb.core import catalog, pages
 from kb.core.errors import KbError, PageError, UsageError
 from kb.core.manifest import Manifest
 from kb.core.vault import Vault
+from kb.tools.repl import Corpus, Tools
 
 MAX_QUESTION = 4000
 MODES = ("rlm", "rag", "stuff")
@@ -42,17 +43,6 @@ class AskSettings:
     @property
     def doc_chars(self) -> int:  # what fits after the prompt frame and the answer
         return int((self.context_tokens - self.answer_tokens - 500) * self.chars_per_token)
-
-
-@dataclass
-class Corpus:
-    texts: dict[str, str] = field(default_factory=dict)  # path -> text (wiki pages and raw sources)
-    titles: dict[str, str] = field(default_factory=dict)
-    page_of: dict[str, str] = field(default_factory=dict)  # raw path -> its source page
-    raw_of: dict[str, str] = field(default_factory=dict)  # source page -> its raw path
-
-    def cite(self, path: str) -> str:
-        return self.page_of.get(path, path)
 
 
 class Ask:
@@ -142,7 +132,7 @@ class Ask:
         if mode == "rlm":
             return self._rlm(question, c)
         trace = Trace(self.trace_dir, on_event=self.on_event)
-        trace.emit("start", task=question, mode=mode)
+        trace.emit(Start(task=question, mode=mode))
         if mode == "rag":
             docs = fit(self._docs(self.search(question, self.settings.k * 2))[:self.settings.k],
                        self.settings.doc_chars, question, per_doc=self.settings.doc_chars // self.settings.k)
@@ -151,49 +141,18 @@ class Ask:
             docs = fit([Doc(p, t, c.texts[p], p) for p, t, _ in order if p in c.texts],
                        self.settings.doc_chars, question, per_doc=2500)
         ans = one_prompt(self.engine, question, docs, mode, max_tokens=self.settings.answer_tokens)
-        trace.emit("llm", iteration=1, text=ans.text, prompt_tokens=ans.prompt_tokens,
-                   completion_tokens=ans.completion_tokens, seconds=round(ans.seconds, 3),
-                   documents=[d.cite for d in docs])
-        trace.emit("end", status="final", answer=ans.text, iterations=1, sub_calls=0,
-                   tokens=ans.prompt_tokens + ans.completion_tokens, seconds=round(ans.seconds, 3))
+        trace.emit(Llm(iteration=1, text=ans.text, prompt_tokens=ans.prompt_tokens,
+                       completion_tokens=ans.completion_tokens, seconds=round(ans.seconds, 3),
+                       documents=[d.cite for d in docs]))
+        trace.emit(End(status="final", answer=ans.text, iterations=1, sub_calls=0,
+                       tokens=ans.prompt_tokens + ans.completion_tokens, seconds=round(ans.seconds, 3)))
         trace.close()
         ans.trace_id = trace.id
         return ans
 
     def _rlm(self, question: str, c: Corpus) -> Answer:
-        reads: list[str] = []
-
-        def read(path: str) -> str:
-            path = str(path)
-            if path not in c.texts:  # a title works too
-                match = [p for p, t in c.titles.items() if t.lower() == path.lower()]
-                if not match:
-                    raise KeyError(f"no page {path!r}; use a path from search() or from pages/sources")
-                path = match[0]
-            reads.append(path)
-            raw = c.raw_of.get(path)
-            if raw and raw in c.texts:  # a source page comes with its source's full text
-                return c.texts[path] + "\n\n--- full text of the source ---\n\n" + c.texts[raw]
-            return c.texts[path]
-
-        def search(query: str, k: int = 5) -> list[dict]:
-            return self.search(str(query), max(1, min(int(k), 20)))
-
-        hits, seen = [], set()  # a source page and its raw file are one hit: the page (read() adds the text)
-        for h in search(question, 10):
-            page = c.cite(h["path"])
-            if page not in seen:
-                seen.add(page)
-                hits.append(dict(h, path=page, title=c.titles.get(page, h["title"])))
-        hits = hits[:5]
-        wiki = {p: t for p, t in c.texts.items() if not p.startswith("raw/")}
-        raw = {p: t for p, t in c.texts.items() if p.startswith("raw/")}
-        return rlm_answer(
-            self.engine, question, {"hits": hits, "pages": wiki, "sources": raw},
-            tools={"search": search, "read": read},
-            tool_docs={"search": "search(query, k=5) -> list of {path, title, kind, score, snippet}",
-                       "read": "read(path) -> str: the full text of a page or raw source"},
-            reads=reads, titles=c.titles, cite_of=c.cite, trace_dir=self.trace_dir, on_event=self.on_event)
+        return rlm_answer(self.engine, question, Tools(c, self.search), trace_dir=self.trace_dir,
+                          on_event=self.on_event)
 
     # -- output ------------------------------------------------------------------------------
     def render(self, question: str, ans: Answer, fmt: str, path: str, png: Path | None = None,

@@ -24,15 +24,15 @@ def trace_dir(vault: Vault) -> Path:
     return vault.state_dir / "traces"
 
 
-def events(vault: Vault, run_id: str) -> list:
+def events(vault: Vault, run_id: str) -> list[trace.Event]:
     """One run's events; `run_id` may be a prefix or `last`."""
     return trace.load(trace_dir(vault), run_id)
 
 
-def summarize(run_id: str, run_events: list) -> RunSummary:
-    end = next((e for e in reversed(run_events) if e.get("type") == "end"), {})
-    start = next((e for e in run_events if e.get("type") == "start"), {})
-    return RunSummary(run_id, str(end.get("status", "unfinished")), str(start.get("task", "")))
+def summarize(run_id: str, run_events: list[trace.Event]) -> RunSummary:
+    end = next((e for e in reversed(run_events) if isinstance(e, trace.End)), None)
+    start = next((e for e in run_events if isinstance(e, trace.Start)), None)
+    return RunSummary(run_id, str(end.status) if end else "unfinished", str(start.task) if start else "")
 
 
 def runs(vault: Vault) -> list[RunSummary]:

@@ -72,10 +72,8 @@ class Lint:
             snap = Snapshot.load(self.vault)
             findings = self.structural(snap, raw)
         if self.settings.model_checks and self.engine_factory is not None:
-            from kb.agents.linter import model_checks
             self.on_event({"type": "stage", "name": "model checks"})
-            extra, report.model = model_checks(self.vault, snap, raw, self.engine_factory(),
-                                               self.settings, on_event=self.on_event)
+            extra, report.model = self.model_checks(snap, raw)
             findings += extra
         report.findings = sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.check, f.pages))
         report.pages = len(snap.parsed)
@@ -83,6 +81,20 @@ class Lint:
         if write_report:
             report.report_page = self.write_report(report)
         return report
+
+    def model_checks(self, snap: Snapshot, raw: dict[str, str]) -> tuple[list[Finding], dict]:
+        """The agent's checks as lint findings (the agent has types of its own), and its run's cost."""
+        from kb.agents.linter import Wiki, model_checks
+        from kb.tools.repl import index_search
+        checked = [p for p in snap.wiki() if p in snap.pages]
+        links = {rel: {r.target for r in rs if r.target} for rel, rs in snap.graph.outlinks.items()}
+        s = self.settings
+        # on_event carries lint's progress only; the agent's steps go to its trace file
+        found, info = model_checks(
+            Wiki(snap.pages, checked, links, raw), self.engine_factory(), index_search(self.vault),
+            max_contradictions=s.max_contradictions, max_claims=s.max_claims, max_gap_pages=s.max_gap_pages,
+            trace_dir=self.vault.state_dir / "traces")
+        return [Finding(f.check, f.severity, f.message, f.pages, quotes=f.quotes) for f in found], info
 
     def structural(self, snap: Snapshot, raw: dict[str, str]) -> list[Finding]:
         findings: list[Finding] = []

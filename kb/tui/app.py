@@ -188,15 +188,13 @@ class KbApp(App):
             self.tps = ans.completion_tokens / ans.seconds
         self.call_from_thread(self.update_status)
 
-    def _trace_event(self, e: dict) -> None:
-        """Each step into the trace; the agent's draft answer into the answer pane as soon as a
-        cell prints one, replaced by the final answer when the run ends."""
+    def _trace_event(self, e) -> None:
+        """Each step into the trace; the agent's draft answer (a `Draft` event) into the answer
+        pane as soon as it has one, replaced by the final answer when the run ends."""
+        from kb.agents.trace import Draft
         self.query_one(TraceView).event(e)
-        if e.get("type") == "output":
-            draft = [line[len("answer = "):] for line in str(e.get("output", "")).splitlines()
-                     if line.startswith("answer = ")]
-            if draft and "not in the knowledge base" not in draft[-1].lower():
-                self.query_one("#answer", Markdown).update(f"*draft:* {draft[-1]}")
+        if isinstance(e, Draft) and "not in the knowledge base" not in e.answer.lower():
+            self.query_one("#answer", Markdown).update(f"*draft:* {e.answer}")
 
     # -- jobs -------------------------------------------------------------------------------
     def _job_log(self, line: str) -> None:

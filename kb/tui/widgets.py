@@ -9,6 +9,7 @@ import re
 from textual.containers import Vertical
 from textual.widgets import Label, ListItem, ListView, Markdown, RichLog, Static, Tree
 
+from kb.agents.trace import Code, End, Event, Llm, Output, Start, SubCall
 from kb.core.links import nfc
 
 GROUPS = (("Raw sources", "raw/"), ("Sources", "wiki/sources/"), ("Concepts", "wiki/concepts/"),
@@ -70,27 +71,24 @@ class PageView(Vertical):
 class TraceView(RichLog):
     """The agent's REPL trace, one event at a time, as it happens."""
 
-    def event(self, e: dict) -> None:
-        kind = e.get("type")
-        if kind == "start":
-            self.write(f"[b]task[/b] {str(e.get('task', ''))[:200]}")
-        elif kind == "llm":
-            self.write(f"[cyan]model[/cyan] step {e.get('iteration')}: {e.get('prompt_tokens', 0)} + "
-                       f"{e.get('completion_tokens', 0)} tokens, {e.get('seconds', 0)} s")
-        elif kind == "code":
-            self.write(f"[yellow]cell {e.get('iteration')}.{e.get('cell')}[/yellow]"
-                       + (" (seeded)" if e.get("seeded") else ""))
-            for line in str(e.get("code", "")).splitlines()[:30]:
+    def event(self, e: Event) -> None:
+        if isinstance(e, Start):
+            self.write(f"[b]task[/b] {str(e.task)[:200]}")
+        elif isinstance(e, Llm):
+            self.write(f"[cyan]model[/cyan] step {e.iteration}: {e.prompt_tokens} + "
+                       f"{e.completion_tokens} tokens, {e.seconds} s")
+        elif isinstance(e, Code):
+            self.write(f"[yellow]cell {e.iteration}.{e.cell}[/yellow]" + (" (seeded)" if e.seeded else ""))
+            for line in str(e.code).splitlines()[:30]:
                 self.write("  " + line)
-        elif kind == "output":
-            out = (str(e.get("output", "")) + str(e.get("error") or "")).strip()
-            self.write(f"[green]output[/green] ({e.get('seconds', 0)} s): " + out[:400].replace("\n", " | "))
-        elif kind == "subcall":
-            self.write(f"[magenta]llm_query[/magenta] {e.get('prompt_tokens', 0)} + "
-                       f"{e.get('completion_tokens', 0)} tokens, {e.get('seconds', 0):.1f} s")
-        elif kind == "end":
-            self.write(f"[b]end[/b] {e.get('status')} after {e.get('iterations', 0)} steps, "
-                       f"{e.get('tokens', 0)} tokens, {e.get('seconds', 0)} s")
+        elif isinstance(e, Output):
+            out = (str(e.output) + str(e.error or "")).strip()
+            self.write(f"[green]output[/green] ({e.seconds} s): " + out[:400].replace("\n", " | "))
+        elif isinstance(e, SubCall):
+            self.write(f"[magenta]llm_query[/magenta] {e.prompt_tokens} + {e.completion_tokens} tokens, "
+                       f"{e.seconds:.1f} s")
+        elif isinstance(e, End):
+            self.write(f"[b]end[/b] {e.status} after {e.iterations} steps, {e.tokens} tokens, {e.seconds} s")
 
 
 class StatusBar(Static):
