@@ -18,7 +18,7 @@ from typing import Callable
 from kb.agents.engine import Engine, Reply
 
 PROMPTS = Path(__file__).with_name("prompts")
-PROMPT_VERSION = 1  # bump when prompts change: cached results are keyed by it
+PROMPT_VERSION = 2  # bump when prompts change: cached results are keyed by it
 
 
 @dataclass

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kb.core import catalog, pages
+from kb.core import catalog, kinds, pages
 from kb.core import concepts as C
+from kb.core import terms as T
 from kb.core.grounding import Gate, Source
 from kb.core.errors import KbError, PageError
-from kb.core.extract import IMAGE_EXTS, SourceError, extract
-from kb.ingest import file_hash
+from kb.core.extract import IMAGE_EXTS, MAX_SOURCE_MB, SourceError, extract, limit
 from kb.core.manifest import Manifest
 from kb.core.vault import Vault, atomic_write
 
@@ -36,7 +36,7 @@ class CompileLocked(KbError):
 
 @dataclass
 class Settings:
-    max_source_mb: float = 5.0
+    max_source_mb: float = MAX_SOURCE_MB
     chunk_chars: int = 6000
     max_concepts: int = 5
 
@@ -124,6 +124,7 @@ class Compile:
         self.manifest = Manifest.load(vault)
         self._compiler = None
         self.gate = Gate()  # every model sentence this run wrote into a page, checked
+        self._gates: dict[str, Gate] = {}  # per source page, as last written
 
     # -- planning -----------------------------------------------------------------------------
     def plan(self) -> Plan:
@@ -131,11 +132,7 @@ class Compile:
         current = [p for p in self.vault.sources() if Path(p).suffix.lower() not in IMAGE_EXTS]
         for rel in current:
             entry = self.manifest.sources.get(rel)
-            st = self.vault.abspath(rel).stat()
-            if entry and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
-                hashes[rel] = entry["hash"]
-            else:
-                hashes[rel] = file_hash(self.vault.abspath(rel))
+            hashes[rel] = self.manifest.current_hash(self.vault, rel)
             if entry is None:
                 new.append(rel)
             elif entry.get("hash") != hashes[rel] or entry.get("prompt_version") != _prompt_version() \
@@ -169,8 +166,8 @@ class Compile:
             return report
         with Lock(self.vault):
             self._sweep_temp_files()
-            # phase 1: the model reads each new or changed source (results cached by hash)
-            analysed: list[tuple[str, object, dict]] = []
+            # each source: the model reads it (results cached by hash), its page is written at once
+            docs: dict[str, tuple] = {}
             for i, rel in enumerate(plan.work):
                 if stop and stop():
                     report.skipped = plan.work[i:]
@@ -178,28 +175,30 @@ class Compile:
                 self.on_event({"type": "source_start", "path": rel, "index": i, "total": len(plan.work)})
                 try:
                     doc = extract(self.vault.abspath(rel), rel,
-                                  max_bytes=int(self.settings.max_source_mb * 1e6))
-                    analysed.append((rel, doc, self._analyse(rel, plan.hashes[rel], doc, report)))
+                                  max_bytes=limit(self.settings.max_source_mb))
+                    docs[rel] = (doc, self._analyse(rel, plan.hashes[rel], doc, report))
                 except SourceError as e:
                     report.failed[rel] = str(e)
                     self._record_failure(rel, plan.hashes[rel], str(e))
+                else:
+                    self._write_source(rel, plan.hashes[rel], *docs[rel], report)
+                    report.compiled.append(rel)
                 self.on_event({"type": "source_done", "path": rel, "index": i + 1, "total": len(plan.work),
                                "error": report.failed.get(rel)})
-            # phase 2: concepts and pages, no model calls; a source is linked to every concept the
-            # wiki knows (or this batch found) that it clearly discusses, whichever source came first
-            known = self._known_concepts(analysed)
-            for rel, doc, data in analysed:
-                self._write_source(rel, plan.hashes[rel], doc, data, known, report)
-                report.compiled.append(rel)
             for rel in plan.removed:
                 self._remove(rel, report)
-            changed = bool(analysed or plan.removed)
+            # then the concept pages of every source still marked pending (this batch's, or those a
+            # killed run left), after linking each to the concepts later sources introduced
+            pending = self._finish_pending(docs, report)
+            changed = bool(docs or plan.removed or pending)
             moved = self._wiki_fingerprint() != self._last_fingerprint()
             if changed or (moved and not catalog.index_is_current(self.vault)):
                 self._write(pages.index_page(catalog.index_entries(self.vault)), report)
             if changed or moved:
                 self._save_fingerprint()
             self._update_search(plan, report)
+        for g in self._gates.values():
+            self.gate.add(g)
         report.gate = self.gate.counts()
         if any(report.gate.values()):
             catalog.append_log(self.vault, "gate", "{kept} kept, {dropped} dropped, {replaced} replaced"
@@ -242,7 +241,7 @@ class Compile:
                 return json.loads(cache.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, OSError):
                 pass
-        cands = C.candidates(doc.text)
+        cands = [t.name for t in T.select(C.candidates(doc.text, limit=80), doc.text)]
         analysis = self._engine_compiler().analyse(doc.title, doc.text, cands[:40])
         data = analysis.as_dict()
         report.model_calls += analysis.calls
@@ -253,40 +252,60 @@ class Compile:
         atomic_write(cache, json.dumps(data, ensure_ascii=False))
         return data
 
-    def _known_concepts(self, analysed) -> dict[str, tuple[str, list[str]]]:
-        """key -> (name, aliases) for concepts in the registry and those picked in this batch."""
-        known = {k: (c["title"], list(c["aliases"])) for k, c in self.manifest.concepts.items()}
-        for _, _, data in analysed:
-            for c in data["concepts"]:
-                name, aliases = C.split_alias(c["name"])
-                key = self._concept_key(name, aliases)
-                if key and key not in known:
-                    known[key] = (name[:1].upper() + name[1:], aliases)
-        return known
-
     def _register(self, key: str, name: str, aliases: list[str]) -> dict:
         title = name[:1].upper() + name[1:]
         reg = self.manifest.concepts.get(key) or self.manifest.concepts.setdefault(
-            key, {"title": title, "aliases": [], "page": self._unique_path("wiki/concepts", title)})
-        for a in aliases:
-            if a not in reg["aliases"] and a != reg["title"]:
+            key, {"title": title, "aliases": [], "page": self._unique_path("concept", title)})
+        for a in (name, *aliases):  # a link by any name the sources use reaches the page
+            if a.lower() not in {x.lower() for x in (reg["title"], *reg["aliases"])}:
                 reg["aliases"].append(a)
         return reg
 
-    def _write_source(self, rel: str, digest: str, doc, data: dict, known: dict, report: Report) -> None:
+    def _finish_pending(self, docs: dict[str, tuple], report: Report) -> list[str]:
+        """Relink the pending sources (a source is linked to every concept the wiki knows that it
+        clearly discusses, whichever source came first), write the concept pages they touch, and
+        only then clear their mark: a kill before that leaves them pending for the next run."""
+        pending = sorted(r for r, e in self.manifest.sources.items() if "pending" in e)
+        for rel in pending:
+            entry = self.manifest.sources[rel]
+            got = docs.get(rel) or self._reload(rel, entry, report)
+            if got:
+                self._write_source(rel, entry["hash"], *got, report, first=False)
+        for key in sorted({k for r in pending for k in self.manifest.sources[r]["pending"]}):
+            self._write_concept(key, report)
+        for rel in pending:
+            del self.manifest.sources[rel]["pending"]
+        if pending:
+            self.manifest.save()
+        return pending
+
+    def _reload(self, rel: str, entry: dict, report: Report) -> tuple | None:
+        """A pending source from a killed run: text again, model results from the cache."""
+        try:
+            doc = extract(self.vault.abspath(rel), rel, max_bytes=limit(self.settings.max_source_mb))
+            return doc, self._analyse(rel, entry["hash"], doc, report)
+        except (SourceError, OSError):
+            return None
+
+    def _write_source(self, rel: str, digest: str, doc, data: dict, report: Report, *, first: bool = True) -> None:
+        """The source page and its manifest entry, marked pending until its concept pages are
+        written. `first=False` (the relink pass) writes only when its concept links changed."""
         old = self.manifest.sources.get(rel, {})
-        page_path = old.get("page") or self._unique_path("wiki/sources", doc.title)
+        page_path = old.get("page") or self._unique_path("source", doc.title)
+        gate = Gate()
         src = Source.of(doc.text)
+        folded = _folded(doc.text)
         contributed: dict[str, dict] = {}
         for c in data["concepts"]:  # the model's picks, with its claims
-            name, aliases = C.split_alias(c["name"])
+            name, aliases = _names(c["name"], folded)
             key = self._concept_key(name, aliases)
             if not key or key in contributed:
                 continue
             reg = self._register(key, name, aliases)
-            claim = self.gate.sentence(c["claim"], src, replace=False) or "" if c["claim"] else ""
+            claim = gate.sentence(c["claim"], src, replace=False) or "" if c["claim"] else ""
             contributed[key] = {"claim": claim, "name": name,
                                 "quote": C.quote_for(reg["title"], reg["aliases"], doc.text)}
+        known = {k: (c["title"], list(c["aliases"])) for k, c in self.manifest.concepts.items()}
         for key, (name, aliases) in sorted(known.items()):  # concepts it clearly discusses too
             if len(contributed) >= self.settings.max_concepts + 3:
                 break
@@ -294,11 +313,13 @@ class Compile:
                 reg = self._register(key, name, aliases)
                 contributed[key] = {"claim": "", "name": name,
                                     "quote": C.quote_for(reg["title"], reg["aliases"], doc.text)}
-        images = [f"raw/assets/{Path(i).name}" for i in doc.images
-                  if (self.vault.root / "raw/assets" / Path(i).name).exists()]
+        if not first and contributed == old.get("concepts"):
+            return
+        images = [f"{kinds.ASSETS}{Path(i).name}" for i in doc.images
+                  if (self.vault.root / kinds.ASSETS / Path(i).name).exists()]
         existing = self._existing(page_path)
-        summary = self.gate.paragraph(data["summary"], src) or _lead(src)
-        points = [p for p in (self.gate.sentence(k, src) for k in data["key_points"]) if p and p not in summary]
+        summary = gate.paragraph(data["summary"], src) or _lead(src)
+        points = [p for p in (gate.sentence(k, src) for k in data["key_points"]) if p and p not in summary]
         page = pages.source_page(
             page_path, title=doc.title, raw=rel, raw_hash=digest, meta=doc.meta, summary=summary,
             key_points=list(dict.fromkeys(points)), figures=C.figures(doc.text),
@@ -306,15 +327,17 @@ class Compile:
                       for k, v in contributed.items()],
             created=existing.meta.get("created") if existing else None, images=images)
         self._write(page, report)
-        touched = set(contributed) | set(old.get("concepts", {}))
+        self._gates[rel] = gate
+        touched = set(contributed) | set(old.get("concepts", {})) | set(old.get("pending", []))
         st = self.vault.abspath(rel).stat()
         self.manifest.sources[rel] = {"hash": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                                       "title": doc.title, "page": page_path, "concepts": contributed,
-                                      "prompt_version": _prompt_version(), "compiled": pages._today()}
-        for key in sorted(touched):
-            self._write_concept(key, report)
-        self.manifest.save()  # last: the pages it describes are already on disk
-        catalog.append_log(self.vault, "ingest" if not old or old.get("error") and not old.get("page") else "update", doc.title)
+                                      "prompt_version": _prompt_version(), "compiled": pages._today(),
+                                      "pending": sorted(touched)}
+        self.manifest.save()  # after the page it describes is on disk
+        if first:
+            catalog.append_log(self.vault, "ingest" if not old or old.get("error") and not old.get("page")
+                               else "update", doc.title)
 
     def _record_failure(self, rel: str, digest: str, error: str) -> None:
         old = self.manifest.sources.get(rel, {})
@@ -330,7 +353,7 @@ class Compile:
         page = entry.get("page")
         if page:
             self._delete(page, report)
-        for key in sorted(entry.get("concepts", {})):
+        for key in sorted(set(entry.get("concepts", {})) | set(entry.get("pending", []))):
             self._write_concept(key, report)
         self.manifest.save()
         report.removed.append(rel)
@@ -341,9 +364,12 @@ class Compile:
         key = C.concept_key(name)
         if key in self.manifest.concepts:
             return key
-        for k, reg in self.manifest.concepts.items():  # an alias or acronym of a known concept
+        roots = {T.root_key(n) for n in (name, *aliases)}
+        for k, reg in self.manifest.concepts.items():  # an inflection, alias or acronym of a known one
             alias_keys = {C.concept_key(a) for a in reg["aliases"]}
             if key in alias_keys or any(C.concept_key(a) == k for a in aliases):
+                return k
+            if roots & {T.root_key(n) for n in (reg["title"], *reg["aliases"])}:
                 return k
             if name.isupper() and 2 <= len(name) <= 6 and C.acronym_of(reg["title"]) == name:
                 return k
@@ -375,13 +401,13 @@ class Compile:
         self._write(page, report)
 
     # -- writing ------------------------------------------------------------------------------
-    def _unique_path(self, folder: str, title: str) -> str:
+    def _unique_path(self, kind: str, title: str) -> str:
         taken = {e.get("page", "").lower() for e in self.manifest.sources.values()}
         taken |= {c["page"].lower() for c in self.manifest.concepts.values()}
-        base = pages.safe_name(title)
-        path, n = f"{folder}/{base}.md", 2
+        base, folder = pages.safe_name(title), kinds.folder(kind)
+        path, n = f"{folder}{base}.md", 2
         while path.lower() in taken or self._foreign(path):
-            path, n = f"{folder}/{base} ({n}).md", n + 1
+            path, n = f"{folder}{base} ({n}).md", n + 1
         return path
 
     def _foreign(self, path: str) -> bool:
@@ -399,9 +425,9 @@ class Compile:
             return None
 
     def _write(self, page, report: Report) -> None:
-        conflict = catalog.write_page(self.vault, page)  # a person's edit wins; kb's goes beside it
-        if conflict:
-            report.conflicts.append(conflict)
+        written = catalog.write_page(self.vault, page)  # a person's edit wins; kb's goes beside it
+        if written.conflict:
+            report.conflicts.append(written.message)
         else:
             report.written.append(page.path)
 
@@ -436,6 +462,21 @@ class Compile:
 
     def _save_fingerprint(self) -> None:
         atomic_write(self.vault.state_dir / "index.fingerprint", self._wiki_fingerprint())
+
+
+def _folded(text: str) -> dict[str, tuple[str, ...]]:
+    """Lower-cased term -> the other names the source uses for the same idea (kb.core.terms)."""
+    out = {}
+    for t in T.select(C.candidates(text, limit=80), text):
+        for n in (t.name, *t.aliases):
+            out[n.lower()] = tuple(a for a in (t.name, *t.aliases) if a != n)
+    return out
+
+
+def _names(picked: str, folded: dict[str, tuple[str, ...]]) -> tuple[str, list[str]]:
+    """A model's pick -> (the name its page is filed under, its aliases)."""
+    name, aliases = C.split_alias(picked)
+    return name, list(dict.fromkeys([*aliases, *folded.get(name.lower(), ())]))
 
 
 def _lead(src: Source) -> str:

@@ -26,7 +26,7 @@ almost always often already example different important however probably whether
 single simple general specific certain possible large small higher lower longer faster slower during
 matter organic whole number numbers several between within beyond toward towards makes making means
 called another others start starts started takes taking given gives better worse based around""".split())
-WORD = re.compile(r"[A-Za-z][A-Za-z0-9+.'-]*[A-Za-z0-9+]|[A-Za-z]")
+WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+.'-]*[A-Za-z0-9+]|[A-Za-z0-9]")
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n{2,}")
 NUMBER = re.compile(r"\d")
 _EDGE = re.compile(r"^[^\w]+|[^\w+]+$")
@@ -102,6 +102,7 @@ def candidates(text: str, limit: int = 40) -> list[str]:
         run: list[str] = []
         for i, w in enumerate(words + [""]):
             capital = w[:1].isupper() and (i > 0 or w.isupper() or any(c.isdigit() for c in w))
+            capital = capital or bool(run) and NUMBER.search(w) is not None and len(w) <= 6  # 'Gemma 3 27B'
             if capital and w.lower() not in STOP:
                 run.append(w)
                 continue
