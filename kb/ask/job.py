@@ -190,9 +190,9 @@ class Ask:
         stem = Path(path).stem
         png_rel = f"wiki/answers/assets/{stem}.png"
         page, png = self.render(question, ans, fmt, path, self.vault.root / png_rel, png_rel)
-        conflict = catalog.write_page(self.vault, page)
-        if conflict:
-            raise KbError(conflict)
+        written = catalog.write_page(self.vault, page)
+        if written.conflict:
+            raise KbError(written.message)
         catalog.write_index(self.vault)
         catalog.append_log(self.vault, "answer", question)
         from kb.tools.search import SearchIndex

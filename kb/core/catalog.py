@@ -4,6 +4,7 @@ ask --save, lint reports). Generated in code from the pages' frontmatter; no mod
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from kb.core import pages
 from kb.core.errors import PageEditedError, PageError
@@ -48,18 +49,34 @@ def index_is_current(vault: Vault) -> bool:
     return current.body == pages.index_page(index_entries(vault)).body
 
 
-def write_page(vault: Vault, page: Page) -> str | None:
-    """Write a kb page; if a person edited it, put kb's version beside it. Returns the conflict."""
+@dataclass(frozen=True)
+class Written:
+    """Where a kb page went. A page a person edited keeps their text; kb's version then goes
+    beside it (`<name>.kb-new.md`) and `path` is that file."""
+
+    page: str  # the page kb meant to write
+    path: str  # the file it wrote
+    conflict: bool = False
+
+    @property
+    def message(self) -> str:
+        if self.conflict:
+            return f"{self.page} was edited by hand; kb's update is in {self.path}"
+        return f"{self.page} written"
+
+
+def write_page(vault: Vault, page: Page) -> Written:
+    """Write a kb page; if a person edited it, put kb's version beside it."""
     try:
         vault.write(page)
-        return None
+        return Written(page.path, page.path)
     except PageEditedError:
         beside = page.path[:-3] + ".kb-new.md"
         vault.write(Page(beside, page.meta, page.body), force=True)
-        return f"{page.path} was edited by hand; kb's update is in {beside}"
+        return Written(page.path, beside, conflict=True)
 
 
-def write_index(vault: Vault) -> str | None:
+def write_index(vault: Vault) -> Written:
     return write_page(vault, pages.index_page(index_entries(vault)))
 
 

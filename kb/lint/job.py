@@ -123,8 +123,8 @@ class Lint:
                 if made:
                     done.append(f"{made}: stub page created for a concept linked from {len(f.pages)} pages")
         if done or any(f.check == "index-stale" for f in findings):
-            conflict = catalog.write_index(self.vault)
-            done.append(conflict or "index.md rebuilt")
+            written = catalog.write_index(self.vault)
+            done.append(written.message if written.conflict else "index.md rebuilt")
         if done:
             catalog.append_log(self.vault, "lint --fix", f"{len(done)} repairs")
         return done
@@ -185,8 +185,7 @@ class Lint:
         from kb.lint.report import report_page
         index_was_current = catalog.index_is_current(self.vault)
         page = report_page(f"wiki/reports/lint-{date.today().isoformat()}.md", report)
-        conflict = catalog.write_page(self.vault, page)
-        path = conflict.rsplit(" ", 1)[-1] if conflict else page.path
+        path = catalog.write_page(self.vault, page).path  # beside it, if a person edited the report
         if index_was_current:  # list the report; a stale index is a finding, repaired by --fix only
             catalog.write_index(self.vault)
         catalog.append_log(self.vault, "lint", f"{report.errors} errors, {report.count('warning')} warnings")
