@@ -156,17 +156,17 @@ TYPES: dict[str, type[Event]] = {c.type: c for c in (Start, Llm, Code, Output, S
 
 
 def from_dict(d: dict) -> Event:
-    """An event from its JSON line; `from_dict(e.as_dict()) == e` for every event written."""
+    """An event from its JSON line: typed when it is exactly what this schema writes (so
+    `from_dict(e.as_dict()) == e`), else kept as read, so every line a file holds is shown as is."""
     cls = TYPES.get(d.get("type")) if isinstance(d, dict) else None
-    if cls is None or cls.live:
-        return Other(raw=d, t=_t(d))
-    names = {f.name for f in fields(cls)}
-    data = {k: v for k, v in d.items() if k != "type"}
-    try:
-        if set(data) <= names:
-            return cls(**data)
-    except TypeError:  # a required field missing
-        pass
+    if cls is not None and not cls.live:
+        try:
+            event = cls(**{k: v for k, v in d.items() if k != "type"})
+        except TypeError:  # a field missing or one this schema does not have
+            pass
+        else:
+            if event.as_dict() == d:
+                return event
     return Other(raw=d, t=_t(d))
 
 
