@@ -194,13 +194,16 @@ class RLM:
         last_blocks: list[str] = []
         answer_from = "final"
         sandbox = Sandbox(tools, self.limits, deadline=t0 + b.seconds)  # enforced inside cells too
-        draft: list[str] = []  # the last text offered as a Draft
+        last_draft: str | None = None
 
         def offer_draft() -> None:
+            """The answer variable's new text, as a Draft event a front end can show at once."""
+            nonlocal last_draft
             value = self._peek(sandbox, answer_var) if answer_var else None
-            if isinstance(value, str) and value.strip() and value not in draft:
-                draft[:] = [value]
+            if isinstance(value, str) and value.strip() and value != last_draft:
+                last_draft = value
                 trace.emit(Draft(answer=value))
+
         try:
             for name, value in variables.items():
                 sandbox.set(name, value)
