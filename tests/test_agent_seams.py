@@ -126,3 +126,13 @@ def test_lines_this_schema_does_not_know_are_kept_as_read(tmp_path):
     assert shown.stdout.splitlines() == [lines[0], '{"type": "corrupt", "line": 2}', lines[2]]
     text = run_kb("trace", "show", "last", cwd=tmp_path / "v").stdout
     assert '[   1.50s] mystery {"x": 1}' in text
+
+
+def test_llm_query_batched_is_a_listed_tool_that_makes_one_sub_call_each():
+    seen = []
+    rlm = RLM(FakeEngine(["```repl\nreplies = llm_query_batched(['a', 'b'])\nprint(replies)\n```",
+                          "FINAL_VAR(replies)"]),
+              sub_engine=FakeEngine(["one", "two"]), limits=Limits(cell_seconds=5), on_event=seen.append)
+    r = rlm.run("t", {"context": "x"})
+    assert r.status == "final" and "'one', 'two'" in str(r.answer) and r.sub_calls == 2
+    assert [e.input for e in seen if isinstance(e, T.SubCall)] == ["a", "b"]
