@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from kb.agents.answer import Answer, Doc, fit, one_prompt, rlm_answer
-from kb.agents.trace import End, Llm, Start, Trace
+from kb.agents.trace import End, Event, Llm, Start, Trace
 from kb.core import catalog, pages
 from kb.core.errors import KbError, PageError, UsageError
 from kb.core.manifest import Manifest
@@ -50,7 +50,7 @@ class Ask:
     vault is reported (corpus()) before a model is read into memory."""
 
     def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None, *,
-                 settings: AskSettings | None = None, on_event: Callable[[dict], None] | None = None):
+                 settings: AskSettings | None = None, on_event: Callable[[Event], None] | None = None):
         self.vault = vault
         self.engine_factory = engine_factory
         self._engine = None
