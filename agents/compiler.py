@@ -129,6 +129,32 @@ class SourceCompiler:
         return points, concepts
 
 
+    def article(self, title: str, sources: list[tuple[str, list[str]]]) -> tuple[list[dict], Analysis]:
+        """A short article on one concept from what each source says about it: sentences of
+        {"source": n, "text"}, n numbering `sources` from 1. The caller checks each sentence
+        against source n's sentences (the grounding gate) before it is published."""
+        stats = Analysis("", [], [])
+        listing = "\n".join(f"[{i}] {name}:\n" + "\n".join(f"- {s}" for s in said)
+                             for i, (name, said) in enumerate(sources, 1))
+        schema = {"type": "object", "required": ["sentences"], "properties": {"sentences": {
+            "type": "array", "minItems": 1, "maxItems": 5,
+            "items": {"type": "object", "required": ["source", "text"],
+                      "properties": {"source": {"type": "integer", "enum": list(range(1, len(sources) + 1))},
+                                     "text": {"type": "string"}}}}}}
+        user = (f"Concept: {title}\n\nWhat the sources say about it:\n{listing}\n\n"
+                f"Answer in JSON. sentences: 2 to 5 short sentences that explain {title} to a reader, "
+                "each stating one thing a source above says, in its words; source: that source's number.")
+        reply = self._chat(user, stats, json_schema=schema, max_tokens=400)
+        try:
+            items = reply.json().get("sentences", [])
+        except Exception:
+            items = []
+        out = [{"source": int(i["source"]), "text": _clean(str(i.get("text", "")))} for i in items
+               if isinstance(i, dict) and str(i.get("source", "")).isdigit()
+               and 1 <= int(i["source"]) <= len(sources)]
+        return [o for o in out if len(o["text"]) >= 15], stats
+
+
 def _clean(text: str) -> str:
     return " ".join((text or "").replace("<document>", "").replace("</document>", "").split()).strip()
 

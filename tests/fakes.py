@@ -23,6 +23,10 @@ class CompileFake:
             doc = re.search(r"<document>\n(.*?)\n</document>", user, re.S)
             text = " ".join((doc.group(1) if doc else user).split())
             out = f"This source is about {text[:160]}."
+        elif "sentences" in json_schema["properties"]:  # a concept article: each source's first
+            said = re.findall(r"^\[(\d+)\] .*?:\n- (.*)$", user, re.M)  # sentence, and one invented
+            out = json.dumps({"sentences": [{"source": int(n), "text": s} for n, s in said]
+                              + [{"source": 1, "text": "It was invented by Zork Industries in 1802."}]})
         else:
             names = json_schema["properties"]["concepts"]["items"]["properties"]["name"].get("enum") or ["Topic"]
             out = json.dumps({"key_points": ["The first key point of this source.",

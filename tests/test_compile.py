@@ -55,10 +55,18 @@ def state(vault: Vault) -> dict:
 def test_compile_builds_source_and_concept_pages(tmp_path):
     vault = new_vault(tmp_path)
     report, engine = compile_(vault)
-    assert len(report.compiled) == 5 and report.model_calls == 10 and not report.failed
+    concepts = vault.notes("wiki/concepts")
+    # two calls per source, and one article per concept page
+    assert len(report.compiled) == 5 and report.model_calls == 10 + len(concepts) and not report.failed
     check_valid(vault)
     sources = vault.notes("wiki/sources")
     assert len(sources) == 5
+    for p in concepts:  # each concept page opens with an article whose first sentence describes it
+        cpage = vault.read(p)
+        first = cpage.body.split("\n\n")[1]
+        assert first and not first.startswith("#") and "([[wiki/sources/" in first, p
+        assert cpage.meta["description"] and not cpage.meta["description"].endswith("sources: "), p
+        assert "Zork" not in cpage.body, p  # the fake's invented article sentence never lands
     page = vault.read("wiki/sources/Kimchi at home.md")
     assert "## Summary" in page.body and "## Figures and numbers" in page.body
     assert "“Brine the napa cabbage so that it ends up at about 2-3% salt by weight.”" in page.body

@@ -24,6 +24,7 @@ from kb.core import catalog, kinds, pages
 from kb.core import concepts as C
 from kb.core import terms as T
 from kb.core.grounding import Gate, Source
+from kb.compile.articles import Articles, Feed, evidence_for, with_article
 from kb.core.errors import KbError, PageError
 from kb.core.extract import IMAGE_EXTS, MAX_SOURCE_MB, SourceError, extract, limit
 from kb.core.manifest import Manifest
@@ -125,6 +126,9 @@ class Compile:
         self._compiler = None
         self.gate = Gate()  # every model sentence this run wrote into a page, checked
         self._gates: dict[str, Gate] = {}  # per source page, as last written
+        self._article_calls: list = []  # stats of the model calls that wrote articles
+        self._articles = Articles(vault, self._engine_compiler if engine_factory else None,
+                                  on_calls=self._article_calls.append)
 
     # -- planning -----------------------------------------------------------------------------
     def plan(self) -> Plan:
@@ -199,6 +203,11 @@ class Compile:
             self._update_search(plan, report)
         for g in self._gates.values():
             self.gate.add(g)
+        for st in self._article_calls:
+            report.model_calls += st.calls
+            report.prompt_tokens += st.prompt_tokens
+            report.completion_tokens += st.completion_tokens
+            report.engine_seconds += st.engine_seconds
         report.gate = self.gate.counts()
         if any(report.gate.values()):
             catalog.append_log(self.vault, "gate", "{kept} kept, {dropped} dropped, {replaced} replaced"
@@ -304,7 +313,8 @@ class Compile:
             reg = self._register(key, name, aliases)
             claim = gate.sentence(c["claim"], src, replace=False) or "" if c["claim"] else ""
             contributed[key] = {"claim": claim, "name": name,
-                                "quote": C.quote_for(reg["title"], reg["aliases"], doc.text)}
+                                "quote": C.quote_for(reg["title"], reg["aliases"], doc.text),
+                                "evidence": evidence_for([reg["title"], *reg["aliases"]], src.sentences)}
         known = {k: (c["title"], list(c["aliases"])) for k, c in self.manifest.concepts.items()}
         for key, (name, aliases) in sorted(known.items()):  # concepts it clearly discusses too
             if len(contributed) >= self.settings.max_concepts + 3:
@@ -312,7 +322,8 @@ class Compile:
             if key not in contributed and C.mentions(name, aliases, doc.text) >= 2:
                 reg = self._register(key, name, aliases)
                 contributed[key] = {"claim": "", "name": name,
-                                    "quote": C.quote_for(reg["title"], reg["aliases"], doc.text)}
+                                    "quote": C.quote_for(reg["title"], reg["aliases"], doc.text),
+                                    "evidence": evidence_for([reg["title"], *reg["aliases"]], src.sentences)}
         if not first and contributed == old.get("concepts"):
             return
         images = [f"{kinds.ASSETS}{Path(i).name}" for i in doc.images
@@ -398,7 +409,10 @@ class Compile:
         existing = self._existing(reg["page"])
         page = pages.concept_page(reg["page"], title=reg["title"], aliases=reg["aliases"], claims=rows,
                                   related=related, created=existing.meta.get("created") if existing else None)
-        self._write(page, report)
+        feeds = [Feed(self.manifest.sources[raw]["page"], self.manifest.sources[raw].get("title") or raw,
+                      claim.get("evidence") or [q for q in [claim.get("quote")] if q]) for raw, claim in claims]
+        gate = self._gates[f"concept:{key}"] = Gate()
+        self._write(with_article(page, reg["title"], self._articles.sentences(reg["title"], feeds, gate)), report)
 
     # -- writing ------------------------------------------------------------------------------
     def _unique_path(self, kind: str, title: str) -> str:

@@ -1,0 +1,102 @@
+"""Concept pages that open with an article, not a list of quotes.
+
+A wiki reader expects a page on a concept to say what it is. The article is synthesised by the
+model from what every source that feeds the concept says about it (`evidence`: up to three of
+each source's own sentences naming it), each sentence citing its source page. Code then holds
+each sentence to the gate against the cited source's sentences; a failed one is replaced by the
+source's closest sentence or dropped. With no model sentence left (or no model at all) the
+article is the sources' own first sentences, cited: never empty, never invented.
+
+Model results are cached by content (`.kb/cache/article-<hash>.json`, written before the page),
+so an article is rewritten only when what its sources say changes, and a killed run costs nothing
+to finish. The quotes stay below the article as evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from kb.core import pages
+from kb.core.grounding import Gate, Source
+from kb.core.vault import Page, Vault, atomic_write
+
+ARTICLE_VERSION = 1  # bump when the article prompt changes: cached articles are keyed by it
+EVIDENCE = 3  # sentences per source the model sees
+
+
+def evidence_for(names: list[str], text_sentences: list[str], limit: int = EVIDENCE) -> list[str]:
+    """The source's first sentences that name the concept (any of its names), as written."""
+    pats = [re.compile(r"(?<![\w-])" + re.escape(n) + r"(?:e?s)?(?![\w-])", re.I) for n in names if n]
+    out = []
+    for s in text_sentences:
+        if 40 <= len(s) <= 300 and any(p.search(s) for p in pats) and s not in out:
+            out.append(s)
+            if len(out) >= limit:
+                break
+    return out
+
+
+@dataclass
+class Feed:
+    """One source feeding a concept: its page, title and what it says about the concept."""
+
+    page: str
+    title: str
+    evidence: list[str]
+
+
+class Articles:
+    """Writes the article of a concept page; `write` is called by the compile job."""
+
+    def __init__(self, vault: Vault, compiler: Callable[[], object] | None,
+                 on_calls: Callable[[object], None] = lambda stats: None):
+        self.vault = vault
+        self.compiler = compiler  # -> SourceCompiler, created on first need
+        self.on_calls = on_calls
+
+    def sentences(self, title: str, feeds: list[Feed], gate: Gate) -> list[tuple[str, Feed]]:
+        """(sentence, the feed it cites), through the gate; extractive when nothing survives."""
+        feeds = [f for f in feeds if f.evidence]
+        if not feeds:
+            return []
+        drafted = self._draft(title, feeds)
+        out: list[tuple[str, Feed]] = []
+        used: set[str] = set()
+        for item in drafted:
+            feed = feeds[item["source"] - 1]
+            got = gate.sentence(item["text"], Source.of("\n\n".join(feed.evidence)), used=used)
+            if got and got not in used:
+                used.add(got)
+                out.append((got, feed))
+        if not out:
+            out = [(f.evidence[0], f) for f in feeds[:3]]
+        return out[:5]
+
+    def _draft(self, title: str, feeds: list[Feed]) -> list[dict]:
+        blob = json.dumps([title, [(f.title, f.evidence) for f in feeds], ARTICLE_VERSION], ensure_ascii=False)
+        cache = self.vault.state_dir / "cache" / f"article-{hashlib.sha256(blob.encode()).hexdigest()[:32]}.json"
+        if cache.exists():
+            try:
+                return json.loads(cache.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, OSError):
+                pass
+        if self.compiler is None:
+            return []
+        drafted, stats = self.compiler().article(title, [(f.title, f.evidence) for f in feeds])
+        self.on_calls(stats)
+        atomic_write(cache, json.dumps(drafted, ensure_ascii=False))
+        return drafted
+
+
+def with_article(page: Page, title: str, article: list[tuple[str, Feed]]) -> Page:
+    """The concept page with its article first and the index's description taken from it."""
+    if not article:
+        return page
+    text = " ".join(f"{s} ({pages.link(f.page, f.title)})" for s, f in article)
+    body = page.body.replace(f"# {title}\n\n", f"# {title}\n\n{text}\n\n", 1)
+    meta = dict(page.meta, description=pages.first_sentence(article[0][0], 160))
+    return Page(page.path, meta, body)
