@@ -71,6 +71,16 @@ SCHEMA["sandbox"] = {
     "allow_weak": (bool, False),
 }
 
+SCHEMA["history"] = {
+    # the vault is a git repository and every kb write is one commit (`kb history`, `kb undo`)
+    "enabled": (bool, True),
+}
+
+SCHEMA["mcp"] = {
+    # `kb mcp` is read-only unless this allows its compile tool and ask's save
+    "allow_writes": (bool, False),
+}
+
 ENGINES = ("llama_cpp", "openai", "fake")
 
 # Environment variable -> (section, key). Every override is validated like the file.
@@ -228,4 +238,10 @@ DEFAULT_TOML = """\
 
 [sandbox]
 # allow_weak = false   # true: run model code without kernel walls where the kernel refuses them
+
+[history]
+# enabled = true       # the vault is a git repository; every kb write is one commit (kb history, kb undo)
+
+[mcp]
+# allow_writes = false # true: `kb mcp` also offers compile, and ask with save
 """

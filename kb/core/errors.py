@@ -45,3 +45,7 @@ class ModelError(KbError):
 
 class EngineError(KbError):
     """A model call failed (server unreachable, bad reply, script exhausted)."""
+
+
+class HistoryError(KbError):
+    """The vault's git history cannot do what was asked (no git, nothing to undo, an edit in the way)."""
