@@ -74,6 +74,7 @@ class Limits:
     output_chars: int = 20000  # kept per cell; the rest is counted and dropped
     final_chars: int = 100_000  # of a FINAL()/FINAL_VAR() answer or a variable read back
     allow_weak: bool | None = None  # None: the process-wide setting (allow_weak_walls)
+    python_walls: bool = True  # the second line; tests turn it off to show the kernel walls alone
 
 
 _ALLOW_WEAK = False
@@ -178,7 +179,8 @@ class Sandbox:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         args = json.dumps({"memory_mb": lim.memory_mb, "cpu_seconds": lim.cpu_seconds, "file_mb": lim.file_mb,
-                           "scratch_mb": lim.scratch_mb, "final_chars": lim.final_chars})
+                           "scratch_mb": lim.scratch_mb, "final_chars": lim.final_chars,
+                           "python_walls": lim.python_walls})
         where = self.scratch if mode == "weak" else Path("/")
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
         # Only the two protocol pipes are inherited (close_fds): none of kb's files or sockets.
@@ -332,12 +334,13 @@ class Sandbox:
                      f"cell ran past its {self.limits.cell_seconds:g}s wall-time limit (bridged calls "
                      "included) and was killed")
             result.killed = self._why(stop, limit)
+            result.seconds = time.monotonic() - t0  # until the kill; a fresh child is not the cell's time
             if budget_out:
                 self._kill()  # nothing more will run: no fresh child
             else:
                 result.killed += "; the REPL was restarted: variables you created are gone, the inputs are back"
                 self._restart()
-        result.seconds = time.monotonic() - t0
+        result.seconds = result.seconds or time.monotonic() - t0
         return result
 
     def _answer_call(self, msg: dict, result: CellResult, deadline: float) -> None:

@@ -20,7 +20,7 @@ import resource
 import struct
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
-CLONE_NEWNET, CLONE_NEWIPC = 0x40000000, 0x08000000
+CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS = 0x40000000, 0x08000000, 0x04000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = 1024, 2048, 4096, 16384, 1 << 18, 1 << 21
 LOCKED = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
@@ -42,7 +42,8 @@ DENY = {  # refused with EPERM
     "bpf": 321, "execveat": 322, "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426,
     "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431,
     "fsmount": 432, "fspick": 433, "pidfd_send_signal": 424, "pidfd_open": 434, "pidfd_getfd": 438,
-    "mount_setattr": 442, "process_madvise": 440, "memfd_secret": 447,
+    "mount_setattr": 442, "process_madvise": 440, "memfd_secret": 447, "sethostname": 170,
+    "setdomainname": 171,
 }
 NOSYS = {"clone3": 435}  # ENOSYS, as for a kernel that lacks it
 SELF_ONLY = {"kill": 62, "tgkill": 234}  # first argument must be the child's own pid
@@ -82,9 +83,10 @@ def _mount(src, target, fstype, flags, data=None) -> None:
 def enter_namespaces() -> None:
     """New mount, PID, network and IPC namespaces; a user namespace too unless we are root (root
     needs none, and drops to nobody later). PID applies to children: the caller forks next."""
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     if os.geteuid() == 0:
         _ok(libc().unshare(flags), "unshare (namespaces)")
+        _ok(libc().sethostname(b"sandbox", 7), "sethostname")
         return
     uid, gid = os.geteuid(), os.getegid()
     _ok(libc().unshare(flags | CLONE_NEWUSER), "unshare (unprivileged user namespaces)")
@@ -92,6 +94,7 @@ def enter_namespaces() -> None:
                        ("gid_map", f"{SANDBOX_ID} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
+    _ok(libc().sethostname(b"sandbox", 7), "sethostname")  # the host's name is not the child's business
 
 
 def _mount_flags(path: str) -> int:

@@ -1,117 +1,80 @@
-"""Hostile code, written as model replies, run through the real loop and sandbox. Each payload
-must fail safely with a clear report, and leave the kb process and the vault untouched."""
+"""The hostile cells of tests/sandbox_payloads.py, run by tests/sandbox_attack.py against the real
+sandbox as root and as an unprivileged user, each with the Python-level line on (the default) and
+off (the kernel walls alone). Every payload is judged by its effects; none may escape."""
 
-import glob
+import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from kb.agents.fake_engine import FakeEngine
-from kb.agents.rlm import RLM, Budget
-from kb.agents.sandbox import Limits, Sandbox
-from conftest import write
+from sandbox_payloads import ROWS
 
-OS = "print.__self__.__import__('os')"  # the real os module, reached through a builtin's __self__
-WRAP = "[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == '_wrap_close'][0].__init__.__globals__"
-IMPORTER = "[c for c in object.__subclasses__() if c.__name__ == 'BuiltinImporter'][0]"
-REFUSED = ("not allowed", "Refused", "PermissionError", "ImportError", "MemoryError", "killed",
-           "truncated", "died")
+HERE = Path(__file__).resolve().parent
+ATTACK = [sys.executable, str(HERE / "sandbox_attack.py")]
 
-PAYLOADS = {
-    "read /etc/shadow": "print(open('/etc/shadow').read())",
-    "read ~/.ssh": "print(open('{home}/.ssh/id_rsa').read())",
-    "read a vault file by path": "print(open('{vault}/wiki/secret.md').read())",
-    "write outside scratch": "open('/tmp/kb-pwned-write', 'w').write('x')",
-    "overwrite a vault file": "open('{vault}/index.md', 'w').write('pwned')",
-    "delete a vault file via os": "import os\nos.remove('{vault}/index.md')",
-    "delete via __subclasses__ globals": WRAP + "['remove']('{vault}/index.md')",
-    "rename a vault file": OS + ".rename('{vault}/index.md', '{vault}/gone.md')",
-    "open a socket": "import socket\nsocket.create_connection(('127.0.0.1', 22))",
-    "socket through the real import": "print.__self__.__import__('_socket').socket()",
-    "module through the builtin importer": IMPORTER + ".load_module('posix').system('id')",
-    "spawn a process": "import subprocess\nsubprocess.run(['touch', '/tmp/kb-pwned-proc'])",
-    "os.system through __builtins__": OS + ".system('touch /tmp/kb-pwned-system')",
-    "os.system through __subclasses__": WRAP + "['system']('touch /tmp/kb-pwned-wrap')",
-    "__import__ os": "__import__('os').system('touch /tmp/kb-pwned-import')",
-    "importlib": "import importlib\nimportlib.import_module('os').system('id')",
-    "__builtins__ dict": "__builtins__['__import__']('os').system('id')",
-    "eval an import": "eval(\"__import__('os')\").system('id')",
-    "ctypes": "import ctypes\nctypes.CDLL(None).system(b'touch /tmp/kb-pwned-ctypes')",
-    "ctypes through the real import": "print.__self__.__import__('ctypes').CDLL(None)",
-    "fork bomb": "os = " + OS + "\nwhile True:\n    os.fork()",
-    "kill the parent": OS + ".kill({parent}, 9)",
-    "frame walk to the bridge": "llm_query.__globals__['sys']._getframe(0).f_back",
-    "forge protocol messages on a raw fd": "open(4, 'w').write('{{\"op\": \"done\"}}\\n')",
-    "memory bomb": "x = []\nwhile True:\n    x.append(' ' * 10**7)",
-    "10 MB of output": "print('A' * 10_000_000)",
-    "infinite loop": "while True:\n    pass",
-    "read parent's environment": "print(" + OS + ".environ.get('KB_ADVERSARIAL_SECRET'))",
-    "symlink out of scratch": OS + ".symlink('/etc', 'etc_link')",
-    "signal handlers": "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)",
-    "threads": "import threading\n[threading.Thread(target=lambda: None).start() for _ in range(10**6)]",
+
+def unprivileged(cmd: list[str]) -> list[str] | None:
+    """`cmd` as uid 65534: a private mount namespace where a Python installed under a private
+    home (/root/.pyenv) is still reachable, then setpriv. None where this machine cannot."""
+    if os.geteuid() != 0:
+        return cmd
+    if not all(shutil.which(t) for t in ("unshare", "setpriv", "mount")):
+        return None
+    prefix = os.path.realpath(sys.base_prefix)
+    hidden = next((str(p) for p in reversed(Path(prefix).parents) if p != Path("/") and not os.stat(p).st_mode & 0o001),
+                  None)
+    steps = ["set -e", "mount --make-rprivate /"]
+    if hidden:  # a tmpfs over the private dir, with only the Python prefix bound back in
+        steps += ['T=$(mktemp -d)', f"mount --bind '{prefix}' \"$T\"",
+                  f"mount -t tmpfs -o mode=755 tmpfs '{hidden}'", f"mkdir -p '{prefix}'",
+                  f"mount --move \"$T\" '{prefix}'", 'rmdir "$T"']
+    steps.append("exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all env HOME=/nonexistent "
+                 + " ".join(f"'{c}'" for c in cmd))
+    return ["unshare", "-m", "--", "sh", "-c", "\n".join(steps)]
+
+
+RUNS = {
+    "root": ATTACK if os.geteuid() == 0 else None,
+    "root, kernel walls alone": ATTACK + ["--no-python-walls"] if os.geteuid() == 0 else None,
+    "user": unprivileged(ATTACK),
+    "user, kernel walls alone": unprivileged(ATTACK + ["--no-python-walls"]),
 }
-
-# Payloads that are contained rather than refused: what the report must show instead.
-EXPECT = {"read parent's environment": "None"}  # the child starts with a clean environment
 
 
 @pytest.fixture(scope="module")
-def vault(tmp_path_factory):
-    root = tmp_path_factory.mktemp("vault")
-    write(root, "index.md", "# Index\n")
-    write(root, "wiki/secret.md", "a person's private note\n")
-    os.chmod(root / "wiki/secret.md", 0o600)
-    return root
+def runs():
+    """All runs at once (they mostly wait on cell limits), each in its own process: a payload that
+    killed its parent would kill the runner, not pytest."""
+    procs = {name: subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=HERE.parent)
+             for name, cmd in RUNS.items() if cmd}
+    out = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=170)
+        out[name] = (proc.returncode, stdout, stderr)
+    return out
 
 
-def snapshot(root: Path):
-    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+@pytest.mark.parametrize("run", list(RUNS))
+def test_no_payload_escapes(runs, run):
+    if RUNS[run] is None:
+        pytest.skip("needs root" if run.startswith("root") else "no unshare/setpriv to make an unprivileged user")
+    code, stdout, stderr = runs[run]
+    assert code == 0, f"the attack runner died (a payload killed its parent?): {stderr[-2000:]}"
+    report = json.loads(stdout)
+    assert (report["uid"] == 0) == run.startswith("root")
+    results = report["results"]
+    assert len(results) == len(ROWS) and all(r["walls"] == "kernel" for r in results)
+    escapes = [f"{r['class']} / {r['name']}: {e}" for r in results for e in r["escapes"]]
+    assert not escapes, "\n".join(escapes)
+    assert report["evil_library"] or not shutil.which("cc")  # the native-code payload had its library
 
 
-@pytest.mark.parametrize("name", sorted(PAYLOADS))
-def test_payload_fails_safely(name, vault, monkeypatch):
-    monkeypatch.setenv("KB_ADVERSARIAL_SECRET", "hunter2")
-    payload = PAYLOADS[name].format(vault=vault, home=os.path.expanduser("~"), parent=os.getpid())
-    before = snapshot(vault)
-    events = []
-    rlm = RLM(FakeEngine([f"```repl\n{payload}\n```", "FINAL(done)"]), on_event=events.append,
-              budget=Budget(iterations=3), limits=Limits(cell_seconds=3, memory_mb=512))
-    result = rlm.run("attack", {"context": "data"})
-    assert result.status == "final" and result.answer == "done"  # the loop carried on
-    out = next(e for e in events if e.type == "output")
-    report = (out.output or "") + (out.error or "") + (out.killed or "")
-    if name in EXPECT:
-        assert report.strip() == EXPECT[name]
-    else:
-        assert any(word in report for word in REFUSED), f"{name}: no clear report: {report[:500]}"
-    assert "hunter2" not in report and "private note" not in report
-    assert snapshot(vault) == before
-    assert not glob.glob("/tmp/kb-pwned*")
-    assert os.getpid() and Path("/proc/self").exists()  # still here
-
-
-def test_there_are_at_least_20_payloads():
-    assert len(PAYLOADS) >= 20
-
-
-def test_child_runs_without_privileges_or_network():
-    with Sandbox(limits=Limits(cell_seconds=5)) as sb:
-        res = sb.run(OS + ".getuid(), " + OS + ".listdir('/sys/class/net')"
-                     if os.geteuid() == 0 else "1")
-        if os.geteuid() == 0:
-            # root drops to nobody, inside a network namespace that has only loopback
-            assert res.error is not None or "65534" in res.output
-            res = sb.run(OS + ".getuid()")
-            assert res.output.strip() == "65534"
-        assert "hunter" not in res.output
-
-
-def test_scratch_dir_is_usable_and_removed():
-    sb = Sandbox(limits=Limits(cell_seconds=5))
-    with sb:
-        scratch = sb.scratch
-        res = sb.run("open('notes.txt', 'w').write('kept'); print(open('notes.txt').read())")
-        assert res.output.strip() == "kept"
-        assert (scratch / "notes.txt").exists()
-    assert not scratch.exists()
+def test_payloads_cover_every_class():
+    assert len(ROWS) >= 100
+    classes = {row[0].split()[0] for row in ROWS}
+    assert {"1", "2", "3", "4", "5", "6", "7", "8", "k", "n"} <= classes
+    assert len({row[1] for row in ROWS}) == len(ROWS)
