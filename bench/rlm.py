@@ -1,8 +1,11 @@
-"""What the RLM runtime costs on top of the model: one REPL round-trip (a trivial cell) and one
-sub-call round-trip (a cell that calls llm_query), against a bare engine call with the same
-prompt, all measured in one run with the small model. Medians of N runs.
+"""What the RLM runtime costs on top of the model: sandbox start-up and one REPL round-trip (a
+trivial cell) with the kernel walls against the Python-level walls alone (weak mode, close to the
+sandbox before issue 13), then one sub-call round-trip (a cell that calls llm_query) against a
+bare engine call with the same prompt, all in one run with the small model. Medians of N runs.
 
-    .venv/bin/python bench/rlm.py [-n 20]
+    .venv/bin/python bench/rlm.py [-n 20] [--no-model]
+
+Before the kernel walls (commit 1254846, this machine): start 117 ms, round-trip 0.19 ms.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kb import models  # noqa: E402
+from kb.core import models  # noqa: E402
 
 
 def median_ms(fn, n: int) -> float:
@@ -27,10 +30,38 @@ def median_ms(fn, n: int) -> float:
     return statistics.median(samples)
 
 
+def sandbox_costs(n: int) -> None:
+    """Start-up and a trivial cell, weak mode then kernel mode, ratios kernel / weak."""
+    from kb.agents import sandbox
+    rows = {}
+    for mode in ("weak", "kernel"):
+        sandbox._KERNEL_MISSING = "bench: weak mode for comparison" if mode == "weak" else None
+        limits = sandbox.Limits(allow_weak=True)
+
+        def start():
+            with sandbox.Sandbox({"search": lambda q, k=5: []}, limits) as sb:
+                assert sb.walls == mode
+        start_ms = median_ms(start, max(5, n // 2))
+        with sandbox.Sandbox({"search": lambda q, k=5: []}, limits) as sb:
+            sb.run("x = 0")
+            cell = median_ms(lambda: sb.run("x = x + 1"), n * 10)
+            bridged = median_ms(lambda: sb.run("r = search('a')"), n * 10)
+        rows[mode] = (start_ms, cell, bridged)
+    sandbox._KERNEL_MISSING = None
+    print(f"{'':40}{'weak':>10}{'kernel':>10}{'ratio':>8}")
+    for i, label in enumerate(("sandbox start (ms)", "REPL round-trip (ms)", "bridged call round-trip (ms)")):
+        weak, kernel = rows["weak"][i], rows["kernel"][i]
+        print(f"{label:40}{weak:10.2f}{kernel:10.2f}{kernel / weak:8.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=20)
+    ap.add_argument("--no-model", action="store_true", help="only the sandbox costs")
     args = ap.parse_args()
+    sandbox_costs(args.n)
+    if args.no_model:
+        return 0
     from kb.agents.llama_engine import LlamaEngine
     from kb.agents.sandbox import Sandbox
 
