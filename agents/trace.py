@@ -152,7 +152,8 @@ class Other(Event):
         return self.raw
 
 
-TYPES: dict[str, type[Event]] = {c.type: c for c in (Start, Llm, Code, Output, SubCall, Draft, Note, End, Corrupt)}
+TYPES: dict[str, type[Event]] = {c.type: c for c in (Start, Llm, Code, Output, SubCall, Draft, Note, End,
+                                                       Corrupt)}
 
 
 def from_dict(d: dict) -> Event:

@@ -20,7 +20,7 @@ from typing import Callable
 
 from kb.core import config as kbconfig
 from kb.core import models
-from kb.core.errors import KbError
+from kb.core.errors import HistoryError, KbError
 from kb.core.vault import Vault
 
 
@@ -47,11 +47,24 @@ class Serialized:
         return getattr(self._inner, name)
 
 
-def init(path: str | Path, env: dict | None = None) -> tuple[Vault, list[str]]:
-    """Create whatever part of a vault is missing; an existing config must still be valid."""
-    vault, created = Vault.init(Path(path), kbconfig.DEFAULT_TOML)
-    kbconfig.load(vault.config_path, env)
+def init(path: str | Path, env: dict | None = None, *, history: bool = True) -> tuple[Vault, list[str]]:
+    """Create whatever part of a vault is missing; an existing config must still be valid. With
+    history on (config's [history] enabled) the vault becomes a git repository, or keeps the one
+    it is, and kb's files go into a first commit."""
+    from kb.core.history import NO_GIT, History
+    text = kbconfig.DEFAULT_TOML if history else kbconfig.DEFAULT_TOML.replace("# enabled = true", "enabled = false")
+    vault, created = Vault.init(Path(path), text)
+    config = kbconfig.load(vault.config_path, env)
+    if config["history"]["enabled"]:
+        h = History(vault.root)
+        if h.gitexe is None:
+            raise HistoryError(f"vault ready at {vault.root}, but without history: {NO_GIT}")
+        new_repo = not h.exists
+        h.start("init: new vault" if new_repo else "init: kb's files", "init")
+        if new_repo:
+            created.append(".git/")
     return vault, created
+
 
 
 class Kb:
@@ -176,27 +189,37 @@ class Kb:
     # -- jobs -------------------------------------------------------------------------------
     def compile(self, on_event: Callable[[dict], None] | None = None):
         from kb.compile.job import Compile
-        return Compile(self.vault, self.engine_factory_for("compile"), self.compile_settings(), on_event=on_event)
+        from kb.recorded import Recorded, compile_run
+        job = Compile(self.vault, self.engine_factory_for("compile"), self.compile_settings(), on_event=on_event)
+        return Recorded(job, "run", compile_run(self.recorder, job))
 
     def lint(self, *, model_checks: bool = True, on_event: Callable[[dict], None] | None = None):
         """Structural checks need no model: without model checks no engine is ever built."""
         from kb.lint.job import Lint
-        return Lint(self.vault, self.engine_factory_for("lint") if model_checks else None, self.lint_settings(model_checks),
-                    on_event=on_event)
+        from kb.recorded import Recorded, lint_run
+        job = Lint(self.vault, self.engine_factory_for("lint") if model_checks else None, self.lint_settings(model_checks),
+                   on_event=on_event)
+        return Recorded(job, "run", lint_run(self.recorder, job))
 
     def ask(self, on_event: Callable[[dict], None] | None = None):
         from kb.ask.job import Ask
-        return Ask(self.vault, self.engine_factory_for("ask"), settings=self.ask_settings(), on_event=on_event)
+        from kb.recorded import Recorded, ask_file_back
+        job = Ask(self.vault, self.engine_factory_for("ask"), settings=self.ask_settings(), on_event=on_event)
+        return Recorded(job, "file_back", ask_file_back(self.recorder, job))
 
     def watcher(self, *, debounce: float = 1.0, on_log: Callable[[str], None] | None = None,
                 on_event: Callable[[dict], None] | None = None):
+        from kb.recorded import watch_batch
         from kb.watch import Watcher
         return Watcher(self.vault, self.engine_factory_for("compile"), self.compile_settings(),
-                       debounce=debounce, on_log=on_log, on_event=on_event)
+                       debounce=debounce, on_log=on_log, on_event=on_event,
+                       record=watch_batch(self.recorder, self.vault, on_log))
 
     def finetune_data(self, *, per_page: int = 4, on_event: Callable[[dict], None] | None = None):
         from kb.finetune.data import DataSettings, FinetuneData
-        return FinetuneData(self.vault, self.engine_factory_for(None), DataSettings(per_page=per_page), on_event=on_event)
+        from kb.recorded import Recorded, finetune_data_run
+        job = FinetuneData(self.vault, self.engine_factory_for(None), DataSettings(per_page=per_page), on_event=on_event)
+        return Recorded(job, "run", finetune_data_run(self.recorder, job))
 
     def finetune(self, settings=None, on_event: Callable[[dict], None] | None = None):
         from kb.finetune.job import Finetune
@@ -209,6 +232,49 @@ class Kb:
         return closed_book.compare(self.vault, self.configured_engine, self.model_name, before=before,
                                    after=after, limit=limit, on_run=on_run)
 
+    # -- history ----------------------------------------------------------------------------
+    @property
+    def recorder(self):
+        """Ends each write job in one commit (kb/recorded.py); a no-op with history off."""
+        if "_recorder" not in self.__dict__:
+            from kb.core.history import History
+            from kb.recorded import Recorder
+            on = self.config["history"]["enabled"]
+            self.__dict__["_recorder"] = Recorder(self.vault, History(self.vault.root) if on else None)
+        return self.__dict__["_recorder"]
+
+    def take_commits(self) -> list:
+        """The commits kb made since this was last asked (for a front end to show)."""
+        return self.recorder.take()
+
+    def _history(self):
+        from kb.core.history import NO_GIT, History
+        if not self.config["history"]["enabled"]:
+            raise HistoryError("history is off for this vault ([history] enabled = false in .kb/config.toml)")
+        h = History(self.vault.root)
+        if h.gitexe is None:
+            raise HistoryError(NO_GIT)
+        if not h.exists:
+            raise HistoryError(f"{self.vault.root} has no history yet: kb starts one with its next write")
+        return h
+
+    def history(self, limit: int | None = 20) -> list:
+        """kb's commits, newest first."""
+        return self._history().log(limit)
+
+    def undo(self, ref: str | None = None) -> tuple:
+        """Revert kb's last write not yet undone (or `ref`) as a new commit: (undone, new). The
+        search index follows the files; the manifest is in the commit, so compile does too."""
+        from kb.recorded import _lock
+        h = self._history()
+        with _lock(h.root):
+            done, new = h.undo(ref)
+        from kb.tools.search import SearchIndex
+        index = SearchIndex(self.vault)
+        if index.exists:
+            index.sync(h.files(new.id))
+        return done, new
+
     # -- the vault without a model ----------------------------------------------------------
     def status(self):
         from kb.status import vault_status
@@ -217,6 +283,46 @@ class Kb:
     def ingest(self, paths: list[Path]):
         from kb.ingest import ingest
         return ingest(self.vault, paths)
+
+    def find_page(self, name: str) -> str:
+        """The note `name` names: a path or a link's target resolved as Obsidian resolves a link
+        written in index.md, else a page whose title or alias it is (case folded)."""
+        from kb.core.errors import PageError
+        from kb.core.links import LinkIndex, nfc
+        want = name.strip().removeprefix("[[").removesuffix("]]").split("|")[0].split("#")[0].strip()
+        if not want:
+            raise PageError("no page named: give a path or a title")
+        found = LinkIndex(self.vault.files()).resolve(want, "index.md")
+        if found is None:
+            low = nfc(want).lower()
+            for rel in self.vault.wiki_pages():
+                try:
+                    meta = self.vault.read(rel).meta
+                except KbError:
+                    continue
+                names = [meta.get("title"), *(meta.get("aliases") or [])]
+                if any(isinstance(n, str) and nfc(n).lower() == low for n in names):
+                    found = rel
+                    break
+        if found is None or not found.lower().endswith(".md"):
+            raise PageError(f"{want}: no page by that path, title or alias (search finds pages by their words)")
+        return found
+
+    def read_page(self, name: str):
+        """(path, its text) of the note `name` names (find_page)."""
+        rel = self.find_page(name)
+        return rel, self.vault.read(rel).text()
+
+    def pages(self, kind: str | None = None) -> list[tuple[str, str, str]]:
+        """(path, title, description) of every wiki page, as index.md lists them; `kind` keeps one kind."""
+        from kb.core import catalog
+        from kb.core.errors import UsageError
+        from kb.core.pages import GROUPS
+        from kb.core.vault import PAGE_TYPES
+        folders = dict(zip(PAGE_TYPES, (prefix for prefix, _ in GROUPS)))  # the index's groups
+        if kind and kind not in folders:
+            raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(folders)}")
+        return [e for e in catalog.index_entries(self.vault) if not kind or e[0].startswith(folders[kind])]
 
     def search(self, query: str, k: int = 10, kinds: tuple[str, ...] | None = None):
         from kb.tools.search import SearchIndex

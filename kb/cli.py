@@ -60,7 +60,7 @@ def err(line: str) -> None:
 
 def cmd_init(ctx: Context) -> int:
     from kb.api import init
-    vault, created = init(ctx.args.path or ".", ctx.env)
+    vault, created = init(ctx.args.path or ".", ctx.env, history=not ctx.args.no_history)
     if created:
         out(f"initialised vault at {vault.root} ({len(created)} items created)")
     else:
@@ -372,6 +372,53 @@ def cmd_trace(ctx: Context) -> int:
     return 0
 
 
+def cmd_history(ctx: Context) -> int:
+    commits = ctx.kb.history(ctx.args.n)
+    if ctx.args.json:
+        out(json.dumps([c.as_dict() for c in commits], ensure_ascii=False))
+        return 0
+    for c in commits:
+        out(f"{c.short}  {c.when[:16].replace('T', ' ')}  {c.subject}")
+    if not commits:
+        out("no kb commits yet")
+    return 0
+
+
+def cmd_undo(ctx: Context) -> int:
+    done, new = ctx.kb.undo(ctx.args.id)
+    if ctx.args.json:
+        out(json.dumps({"undone": done.as_dict(), "commit": new.as_dict()}, ensure_ascii=False))
+    else:
+        out(f"undid {done.short} ({done.subject}) in {new.short}")
+    return 0
+
+
+def cmd_show(ctx: Context) -> int:
+    path, text = ctx.kb.read_page(" ".join(ctx.args.page))
+    if ctx.args.json:
+        out(json.dumps({"path": path, "text": text}, ensure_ascii=False))
+    else:
+        out(text.rstrip("\n"))
+    return 0
+
+
+def cmd_mcp(ctx: Context) -> int:
+    from kb.mcp import serve
+    serve(ctx.kb)
+    return 0
+
+
+def say_commits(ctx: Context) -> None:
+    """What kb committed during the command, on stderr; a person's own edits that went in are named."""
+    if ctx._kb is None or "_recorder" not in ctx._kb.__dict__:
+        return
+    for c in ctx.kb.take_commits():
+        err(f"history: {c.short} {c.subject}")
+        if c.person_edits:
+            err(f"history: that commit also holds your uncommitted edits to {', '.join(c.person_edits)} "
+                "(kb changed those files too)")
+
+
 # -- parser ------------------------------------------------------------------------------------
 
 def build_parser() -> Parser:
@@ -385,6 +432,8 @@ def build_parser() -> Parser:
 
     s = sub.add_parser("init", help="create a vault (idempotent)")
     s.add_argument("path", nargs="?", help="where (default: the current directory)")
+    s.add_argument("--no-history", action="store_true",
+                   help="no git repository: kb's writes are not committed ([history] enabled = false)")
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("status", help="counts of sources, pages and broken links; the model in use")
@@ -481,6 +530,25 @@ def build_parser() -> Parser:
     s.add_argument("id", nargs="?", help="trace ID, a prefix of one, or 'last'")
     s.add_argument("--json", action="store_true", help="the raw JSON-lines events")
     s.set_defaults(func=cmd_trace)
+
+    s = sub.add_parser("show", help="print a page, by path or title (resolved as Obsidian resolves links)")
+    s.add_argument("page", nargs="+")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("history", help="kb's commits to the vault, newest first")
+    s.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_history)
+
+    s = sub.add_parser("undo", help="revert kb's last change (or commit ID) as a new commit")
+    s.add_argument("id", nargs="?", help="a commit from `kb history` (default: the last not undone)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_undo)
+
+    s = sub.add_parser("mcp", help="serve the vault to an agent over MCP (stdio); read-only unless "
+                       "[mcp] allow_writes")
+    s.set_defaults(func=cmd_mcp)
     return p
 
 
@@ -491,7 +559,11 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
-        return args.func(Context(args))
+        ctx = Context(args)
+        try:
+            return args.func(ctx)
+        finally:
+            say_commits(ctx)
     except KbError as e:
         print(f"kb: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -50,9 +50,11 @@ class WatchStats:
 class Watcher:
     def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None, settings=None, *,
                  debounce: float = 1.0, max_batch: int = 1, on_log: Callable[[str], None] | None = None,
-                 on_event: Callable[[dict], None] | None = None):
+                 on_event: Callable[[dict], None] | None = None,
+                 record: Callable[[Callable[[], object]], object] | None = None):
         self.vault = vault
         self.settings = settings
+        self.record = record or (lambda run: run())  # the API's: each batch ends in one commit
         self.debounce = debounce
         self.max_batch = max_batch  # 1: each page appears as soon as its source is read
         self.log = on_log or (lambda line: None)
@@ -185,7 +187,7 @@ class Watcher:
         self.log(f"compiling {len(batch)} source{'s' if len(batch) != 1 else ''}")
         try:
             job = Compile(self.vault, self._engine_once, self.settings or Settings(), on_event=self.on_event)
-            report = job.run(only=set(batch), stop=self._stop.is_set)
+            report = self.record(lambda: job.run(only=set(batch), stop=self._stop.is_set))
         except KbError as e:  # a model error or a busy lock: report, requeue, go on
             self.stats.errors.append(str(e))
             self.log(f"error: {e}; " + ("left queued for the next start" if self._once else "will retry in 5 s"))

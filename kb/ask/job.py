@@ -160,18 +160,20 @@ class Ask:
         from kb.tools import render
         model = getattr(self.engine, "model", "") or ""
         if fmt == "marp":
-            return render.marp_deck(path, question, ans.text, ans.cited, mode=ans.mode, model=str(model)), None
+            from kb.tools import slides
+            return slides.marp_deck(path, question, ans.text, ans.cited, mode=ans.mode, model=str(model)), None
         extra: list[str] = []
         chart_png = None
         if fmt == "chart":
             text = "\n\n".join(d.text for d in ans.used) or "\n\n".join(
                 self.corpus().texts.get(self.corpus().raw_of.get(p, p), "") for p, _ in ans.cited)
-            data = render.chart_data(self.engine, question, text) if text else None
-            data = data or render.figures_from_text(text)
-            if data is None:
-                raise KbError("no numbers in the pages behind this answer to draw a chart from")
-            chart_png = render.render_chart(data, png)
-            extra = [f"![[{png_link}]]", ""]
+            from kb.tools import chart
+            data, why_not = chart.chart_for(self.engine, question, text)
+            if data is None:  # the answer stands; the page says in one line why it has no chart
+                extra = [f"*No chart: {why_not}.*", ""]
+            else:
+                chart_png = chart.render_chart(data, png)
+                extra = [f"![[{png_link}]]", ""]
         page = render.answer_page(path, question, ans.text, ans.cited, mode=ans.mode, model=str(model),
                                   fmt=fmt, extra=extra)
         return page, chart_png

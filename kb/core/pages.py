@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from kb.core import sentences
 from kb.core.vault import Page
 
 UNSAFE = re.compile(r'[\\/:*?"<>|#^\[\]]')
@@ -25,7 +26,7 @@ def link(path: str, text: str | None = None) -> str:
 
 
 def first_sentence(text: str, limit: int = 160) -> str:
-    s = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
+    s = sentences.first(text)
     return s if len(s) <= limit else s[:limit - 1].rstrip() + "…"
 
 
