@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from kb.core.sentences import split as split_sentences
+
 STOP = set("""a an the and or but if of to in on at by for with from into onto over under as is are was
 were be been being it its this that these those there their they them he she his her we our you your i
 my me not no yes so than then too very can could should would will may might must do does did done have
@@ -27,7 +29,6 @@ single simple general specific certain possible large small higher lower longer 
 matter organic whole number numbers several between within beyond toward towards makes making means
 called another others start starts started takes taking given gives better worse based around""".split())
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+.'-]*[A-Za-z0-9+]|[A-Za-z0-9]")
-SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n{2,}")
 NUMBER = re.compile(r"\d")
 _EDGE = re.compile(r"^[^\w]+|[^\w+]+$")
 
@@ -51,8 +52,7 @@ def sentences(text: str) -> list[str]:
         blocks.append(" ".join(cur))
     out = []
     for block in blocks:
-        for s in SENTENCE.split(block):
-            s = " ".join(s.split())
+        for s in split_sentences(block):
             if 20 <= len(s) <= 400:
                 out.append(s)
     return out
