@@ -101,7 +101,7 @@ def test_chart_keeps_only_numbers_found_in_the_text(vault):
     body = (vault.root / path).read_text()
     assert f"![[{png.relative_to(vault.root).as_posix()}]]" in body
     assert Vault.open(vault.root).graph().broken == []
-    from kb.tools.render import _num_in
+    from kb.tools.chart import _num_in
     assert not _num_in(12345, "peaks at 55-65 °C") and _num_in(65, "peaks at 55-65 °C")
 
 
