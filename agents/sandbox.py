@@ -38,7 +38,7 @@ import atexit
 import json
 import os
 import re
-import selectors
+import select
 import shutil
 import signal
 import subprocess
@@ -193,6 +193,9 @@ class Sandbox:
         os.close(from_child_w)
         os.set_blocking(to_child_w, False)
         self._tx, self._rx = to_child_w, from_child_r
+        self._rpoll, self._wpoll = select.poll(), select.poll()  # poll: no FD_SETSIZE limit
+        self._rpoll.register(self._rx, select.POLLIN)
+        self._wpoll.register(self._tx, select.POLLOUT)
         self._reader = protocol.FrameReader()
         try:
             msg = self._recv(time.monotonic() + 30, ("ready", "unavailable"))
@@ -232,38 +235,36 @@ class Sandbox:
 
     # -- protocol ----------------------------------------------------------------------------
     def _send(self, msg: dict, deadline: float) -> None:
+        """Non-blocking writes: a child that stops reading cannot hold the parent past `deadline`."""
         view = memoryview(protocol.encode(msg))
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._tx, selectors.EVENT_WRITE)
-            while view:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(timeout=left):
-                    raise _Stop("time", "the child stopped reading")
-                try:
-                    view = view[os.write(self._tx, view[:1 << 16]):]
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    raise _Stop("dead") from None
+        while view:
+            try:
+                view = view[os.write(self._tx, view[:1 << 16]):]
+                continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                raise _Stop("dead") from None
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._wpoll.poll(left * 1000):
+                raise _Stop("time", "the child stopped reading")
 
     def _recv(self, deadline: float, expect: tuple[str, ...], rid: int | None = None) -> dict:
         """The next message, checked; _Stop at the deadline, on EOF or on a violation."""
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._rx, selectors.EVENT_READ)
-            while True:
-                try:
-                    frame = self._reader.next()
-                    if frame is not None:
-                        return protocol.parse(frame, expect, rid)
-                except protocol.ProtocolViolation as e:
-                    raise _Stop("violation", str(e)) from None
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(timeout=left):
-                    raise _Stop("time")
-                chunk = os.read(self._rx, 1 << 20)
-                if not chunk:
-                    raise _Stop("dead")
-                self._reader.feed(chunk)
+        while True:
+            try:
+                frame = self._reader.next()
+                if frame is not None:
+                    return protocol.parse(frame, expect, rid)
+            except protocol.ProtocolViolation as e:
+                raise _Stop("violation", str(e)) from None
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._rpoll.poll(left * 1000):
+                raise _Stop("time")
+            chunk = os.read(self._rx, 1 << 20)
+            if not chunk:
+                raise _Stop("dead")
+            self._reader.feed(chunk)
 
     def _request(self, msg: dict, expect: tuple[str, ...], seconds: float = 30.0) -> dict:
         self._rid += 1
