@@ -17,7 +17,7 @@ DEMO_MODEL ?= qwen2.5-coder-0.5b
 TEST_MODEL := smollm2-135m
 PYTEST_ARGS ?=
 
-.PHONY: install demo test models bench clean
+.PHONY: install demo test models bench clean marp
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ $(WHEEL_DIR)/.built: | $(PY)
 $(STAMP): pyproject.toml $(WHEEL_DIR)/.built | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check --find-links $(WHEEL_DIR) -e '.[server,dev,finetune]'
+	$(PY) -m pip install -q --disable-pip-version-check --find-links $(WHEEL_DIR) -e '.[server,dev,finetune,mcp]'
 	touch $@
 
 install: $(STAMP)
@@ -50,6 +50,14 @@ test: install
 bench: install
 	$(KB) models fetch $(TEST_MODEL) $(DEMO_MODEL)
 	$(PY) bench/engine.py
+
+# marp-cli (npm) and Debian's Chromium: the deck test in tests/test_render.py renders a deck with
+# them and checks no text runs off a slide; without them it skips.
+MARP_PREFIX ?= $(HOME)/.cache/kb/marp
+marp:
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+	test -x $(MARP_PREFIX)/node_modules/.bin/marp || \
+	  npm install --no-audit --no-fund --prefix $(MARP_PREFIX) @marp-team/marp-cli@4
 
 clean:
 	rm -rf $(VENV) vault/wiki vault/.kb vault/.obsidian vault/index.md vault/log.md

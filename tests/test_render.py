@@ -131,7 +131,8 @@ def test_deck_stays_on_its_slides(deck):
 
 
 def _marp() -> Path | None:
-    for exe in (shutil.which("marp"), Path.home() / ".cache" / "kb" / "marp" / "node_modules" / ".bin" / "marp"):
+    cache = Path.home() / ".cache" / "kb"
+    for exe in (shutil.which("marp"), *(cache / d / "node_modules" / ".bin" / "marp" for d in ("marp", "npm-marp"))):
         if exe and Path(exe).exists():
             return Path(exe)
     return None
@@ -149,8 +150,7 @@ document.body.appendChild(d); });</script>"""
 def test_deck_renders_with_marp_cli_and_nothing_runs_off(deck, tmp_path):
     marp, chromium = _marp(), shutil.which("chromium") or shutil.which("chromium-browser")
     if marp is None or chromium is None:
-        pytest.skip("needs marp-cli (npm install --prefix ~/.cache/kb/marp @marp-team/marp-cli) "
-                    "and Debian's chromium")
+        pytest.skip("needs marp-cli and Debian's chromium (`make marp` installs both)")
     env = {**os.environ, "CHROME_PATH": chromium, "CI": "1"}
     html = tmp_path / "deck.html"
     r = subprocess.run([str(marp), "--no-stdin", "--template", "bare", str(deck), "-o", str(html)],
