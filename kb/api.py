@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from kb.core import config as kbconfig
-from kb.core import models
+from kb.core import events, models
 from kb.core.errors import HistoryError, KbError
 from kb.core.vault import Vault
 
@@ -64,7 +64,6 @@ def init(path: str | Path, env: dict | None = None, *, history: bool = True) -> 
         if new_repo:
             created.append(".git/")
     return vault, created
-
 
 
 class Kb:
@@ -187,43 +186,46 @@ class Kb:
         return AskSettings(context_tokens=self.config.model["n_ctx"])
 
     # -- jobs -------------------------------------------------------------------------------
-    def compile(self, on_event: Callable[[dict], None] | None = None):
+    def compile(self, on_progress: events.OnProgress | None = None):
         from kb.compile.job import Compile
         from kb.recorded import Recorded, compile_run
-        job = Compile(self.vault, self.engine_factory_for("compile"), self.compile_settings(), on_event=on_event)
+        job = Compile(self.vault, self.engine_factory_for("compile"), self.compile_settings(),
+                      on_progress=on_progress)
         return Recorded(job, "run", compile_run(self.recorder, job))
 
-    def lint(self, *, model_checks: bool = True, on_event: Callable[[dict], None] | None = None):
+    def lint(self, *, model_checks: bool = True, on_progress: events.OnProgress | None = None):
         """Structural checks need no model: without model checks no engine is ever built."""
         from kb.lint.job import Lint
         from kb.recorded import Recorded, lint_run
-        job = Lint(self.vault, self.engine_factory_for("lint") if model_checks else None, self.lint_settings(model_checks),
-                   on_event=on_event)
+        job = Lint(self.vault, self.engine_factory_for("lint") if model_checks else None,
+                   self.lint_settings(model_checks), on_progress=on_progress)
         return Recorded(job, "run", lint_run(self.recorder, job))
 
-    def ask(self, on_event: Callable[[dict], None] | None = None):
+    def ask(self, on_event: Callable | None = None):
+        """`on_event` gets the agent's trace events (kb.agents.trace) as the run goes."""
         from kb.ask.job import Ask
         from kb.recorded import Recorded, ask_file_back
         job = Ask(self.vault, self.engine_factory_for("ask"), settings=self.ask_settings(), on_event=on_event)
         return Recorded(job, "file_back", ask_file_back(self.recorder, job))
 
     def watcher(self, *, debounce: float = 1.0, on_log: Callable[[str], None] | None = None,
-                on_event: Callable[[dict], None] | None = None):
+                on_progress: events.OnProgress | None = None):
         from kb.recorded import watch_batch
         from kb.watch import Watcher
         return Watcher(self.vault, self.engine_factory_for("compile"), self.compile_settings(),
-                       debounce=debounce, on_log=on_log, on_event=on_event,
+                       debounce=debounce, on_log=on_log, on_progress=on_progress,
                        record=watch_batch(self.recorder, self.vault, on_log))
 
-    def finetune_data(self, *, per_page: int = 4, on_event: Callable[[dict], None] | None = None):
+    def finetune_data(self, *, per_page: int = 4, on_progress: events.OnProgress | None = None):
         from kb.finetune.data import DataSettings, FinetuneData
         from kb.recorded import Recorded, finetune_data_run
-        job = FinetuneData(self.vault, self.engine_factory_for(None), DataSettings(per_page=per_page), on_event=on_event)
+        job = FinetuneData(self.vault, self.engine_factory_for(None), DataSettings(per_page=per_page),
+                           on_progress=on_progress)
         return Recorded(job, "run", finetune_data_run(self.recorder, job))
 
-    def finetune(self, settings=None, on_event: Callable[[dict], None] | None = None):
+    def finetune(self, settings=None, on_progress: events.OnProgress | None = None):
         from kb.finetune.job import Finetune
-        return Finetune(self.vault, self.models_dir, settings, on_event=on_event)
+        return Finetune(self.vault, self.models_dir, settings, on_progress=on_progress)
 
     def closed_book(self, *, before: str | None = None, after: str | None = None, limit: int | None = None,
                     on_run: Callable[[str, str, int], None] | None = None):

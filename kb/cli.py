@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kb import __version__
 from kb.core import config as kbconfig
-from kb.core import models
+from kb.core import events, models
 from kb.core.errors import KbError, UsageError
 
 
@@ -153,7 +153,7 @@ def cmd_ingest(ctx: Context) -> int:
 def cmd_compile(ctx: Context) -> int:
     from kb.progress import CompileProgress
     progress = CompileProgress(enabled=not ctx.args.json)
-    job = ctx.kb.compile(on_event=progress.event)
+    job = ctx.kb.compile(on_progress=progress.event)
     with progress:
         report = job.run(dry_run=ctx.args.dry_run)
     if ctx.args.json:
@@ -167,11 +167,11 @@ def cmd_lint(ctx: Context) -> int:
     from kb.lint.report import summary_lines
     quiet = ctx.args.json
 
-    def stage(e: dict) -> None:
-        if not quiet and e.get("type") == "stage":
-            err(f"lint: {e['name']}")
+    def stage(e: events.Event) -> None:
+        if not quiet and isinstance(e, events.Stage):
+            err(f"lint: {e.name}")
 
-    report = ctx.kb.lint(model_checks=not ctx.args.structural, on_event=stage).run(
+    report = ctx.kb.lint(model_checks=not ctx.args.structural, on_progress=stage).run(
         fix=ctx.args.fix, write_report=not ctx.args.no_report)
     if ctx.args.json:
         out(json.dumps(report.as_dict()))
@@ -202,11 +202,11 @@ def cmd_tui(ctx: Context) -> int:
 def cmd_finetune_data(ctx: Context) -> int:
     quiet = ctx.args.json
 
-    def event(e: dict) -> None:
-        if not quiet and e.get("type") == "page_done" and (e["index"] % 10 == 0 or e["index"] == e["total"]):
-            err(f"[{e['index']}/{e['total']}] pages")
+    def event(e: events.Event) -> None:
+        if not quiet and isinstance(e, events.PageDone) and (e.index % 10 == 0 or e.index == e.total):
+            err(f"[{e.index}/{e.total}] pages")
 
-    report = ctx.kb.finetune_data(per_page=ctx.args.per_page, on_event=event).run()
+    report = ctx.kb.finetune_data(per_page=ctx.args.per_page, on_progress=event).run()
     if ctx.args.json:
         out(json.dumps(report.as_dict()))
         return 0
@@ -244,7 +244,7 @@ def cmd_finetune(ctx: Context) -> int:
     from kb.progress import TrainProgress
     settings = TrainSettings(epochs=ctx.args.epochs, minutes=ctx.args.minutes, lr=ctx.args.lr, rank=ctx.args.rank)
     with TrainProgress(enabled=not ctx.args.json) as progress:
-        done = ctx.kb.finetune(settings, on_event=progress.event).run(ctx.args.base, ctx.args.name)
+        done = ctx.kb.finetune(settings, on_progress=progress.event).run(ctx.args.base, ctx.args.name)
     if ctx.args.json:
         out(json.dumps(done.as_dict()))
         return 0

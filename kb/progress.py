@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 import time
 
+from kb.core import events
+
 
 class CompileProgress:
     def __init__(self, enabled: bool = True, stream=None):
@@ -37,28 +39,26 @@ class CompileProgress:
         if self.enabled and not self.tty:
             print(line, file=self.stream, flush=True)
 
-    def event(self, e: dict) -> None:
-        kind = e["type"]
-        if kind == "plan":
-            n = len(e["new"]) + len(e["changed"])
-            self._print(f"compile: {len(e['new'])} new, {len(e['changed'])} changed, "
-                        f"{e['unchanged']} unchanged, {len(e['removed'])} removed")
+    def event(self, e: events.Event) -> None:
+        if isinstance(e, events.Plan):
+            self._print(f"compile: {len(e.new)} new, {len(e.changed)} changed, "
+                        f"{e.unchanged} unchanged, {len(e.removed)} removed")
             if self._progress:
-                self._task = self._progress.add_task("compiling", total=max(n, 1), tps=0.0)
-                if n == 0:
+                self._task = self._progress.add_task("compiling", total=max(e.work, 1), tps=0.0)
+                if e.work == 0:
                     self._progress.update(self._task, completed=1, description="up to date")
-        elif kind == "tokens":
-            self.tokens += e["completion"]
+        elif isinstance(e, events.Tokens):
+            self.tokens += e.completion
             if self._progress and self._task is not None:
                 tps = self.tokens / max(1e-6, time.monotonic() - self.t0)
                 self._progress.update(self._task, tps=tps)
-        elif kind == "source_start" and self._progress and self._task is not None:
-            self._progress.update(self._task, description=f"{e['path'][:40]:<40}")
-        elif kind == "source_done":
-            status = f"FAILED: {e['error']}" if e.get("error") else "ok"
-            self._print(f"[{e['index']}/{e['total']}] {e['path']}: {status}")
+        elif isinstance(e, events.SourceStart) and self._progress and self._task is not None:
+            self._progress.update(self._task, description=f"{e.path[:40]:<40}")
+        elif isinstance(e, events.SourceDone):
+            status = f"FAILED: {e.error}" if e.error else "ok"
+            self._print(f"[{e.index}/{e.total}] {e.path}: {status}")
             if self._progress and self._task is not None:
-                self._progress.update(self._task, completed=e["index"])
+                self._progress.update(self._task, completed=e.index)
 
     def summary(self, report, dry_run: bool = False) -> None:
         w = lambda s: print(s, flush=True)  # noqa: E731
@@ -108,19 +108,19 @@ class TrainProgress:
         if self._progress:
             self._progress.__exit__(*exc)
 
-    def event(self, e: dict) -> None:
+    def event(self, e: events.Event) -> None:
         if not self.enabled:
             return
-        if e["type"] == "stage":
+        if isinstance(e, events.Stage):
             if self._progress:
-                self._progress.console.print(e["name"])
+                self._progress.console.print(e.name)
             else:
-                print(e["name"], file=self.stream, flush=True)
-        elif e["type"] == "step":
+                print(e.name, file=self.stream, flush=True)
+        elif isinstance(e, events.Step):
             if self._progress:
                 if self._task is None:
-                    self._task = self._progress.add_task("training", total=e["total"], loss=0.0, tps=0.0)
-                self._progress.update(self._task, completed=e["step"], loss=e["loss"], tps=e["tokens_per_s"])
-            elif e["step"] % 10 == 0 or e["step"] == e["total"]:
-                print(f"step {e['step']}/{e['total']} loss {e['loss']:.3f} {e['tokens_per_s']:.0f} tok/s",
+                    self._task = self._progress.add_task("training", total=e.total, loss=0.0, tps=0.0)
+                self._progress.update(self._task, completed=e.step, loss=e.loss, tps=e.tokens_per_s)
+            elif e.step % 10 == 0 or e.step == e.total:
+                print(f"step {e.step}/{e.total} loss {e.loss:.3f} {e.tokens_per_s:.0f} tok/s",
                       file=self.stream, flush=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from kb.core import events
 from kb.core.errors import KbError
 from kb.core.extract import IMAGE_EXTS
 from kb.core.links import nfc
@@ -50,7 +51,7 @@ class WatchStats:
 class Watcher:
     def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None, settings=None, *,
                  debounce: float = 1.0, max_batch: int = 1, on_log: Callable[[str], None] | None = None,
-                 on_event: Callable[[dict], None] | None = None,
+                 on_progress: events.OnProgress | None = None,
                  record: Callable[[Callable[[], object]], object] | None = None):
         self.vault = vault
         self.settings = settings
@@ -58,7 +59,7 @@ class Watcher:
         self.debounce = debounce
         self.max_batch = max_batch  # 1: each page appears as soon as its source is read
         self.log = on_log or (lambda line: None)
-        self.on_event = on_event or (lambda e: None)
+        self.on_progress = on_progress or events.ignore
         self.stats = WatchStats()
         self._engine = None
         self._engine_factory = engine_factory
@@ -84,7 +85,7 @@ class Watcher:
             self._pending[rel] = (time.monotonic(), self._stat(rel))
         if new:
             self._save()
-            self.on_event({"type": "queued", "path": rel, "pending": len(self._pending)})
+            self.on_progress(events.Queued(rel, len(self._pending)))
 
     def _stat(self, rel: str) -> tuple | None:
         try:
@@ -186,7 +187,8 @@ class Watcher:
         self.stats.batches += 1
         self.log(f"compiling {len(batch)} source{'s' if len(batch) != 1 else ''}")
         try:
-            job = Compile(self.vault, self._engine_once, self.settings or Settings(), on_event=self.on_event)
+            job = Compile(self.vault, self._engine_once, self.settings or Settings(),
+                          on_progress=self.on_progress)
             report = self.record(lambda: job.run(only=set(batch), stop=self._stop.is_set))
         except KbError as e:  # a model error or a busy lock: report, requeue, go on
             self.stats.errors.append(str(e))
@@ -212,7 +214,7 @@ class Watcher:
         for c in report.conflicts:
             self.log(f"conflict: {c}")
         self._save()
-        self.on_event({"type": "batch_done", "report": report.as_dict(), "pending": len(self.pending)})
+        self.on_progress(events.BatchDone(report, len(self.pending)))
 
     def _engine_once(self):
         """One model load for the watcher's lifetime, and only when a source needs it."""

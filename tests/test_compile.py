@@ -282,6 +282,7 @@ def test_ingest_copies_without_touching_originals(tmp_path):
 
 def test_progress_shows_counts_and_tokens_per_second():
     import io
+    from kb.core import events
     from kb.progress import CompileProgress
 
     class TTY(io.StringIO):
@@ -290,16 +291,16 @@ def test_progress_shows_counts_and_tokens_per_second():
 
     stream = TTY()
     with CompileProgress(stream=stream) as p:
-        p.event({"type": "plan", "new": ["a", "b"], "changed": [], "unchanged": 0, "removed": []})
+        p.event(events.Plan(new=["a", "b"], changed=[], unchanged=0, removed=[]))
         for i, path in enumerate(["raw/a.md", "raw/b.md"]):
-            p.event({"type": "source_start", "path": path, "index": i, "total": 2})
-            p.event({"type": "tokens", "prompt": 100, "completion": 50, "seconds": 1.0})
-            p.event({"type": "source_done", "path": path, "index": i + 1, "total": 2, "error": None})
+            p.event(events.SourceStart(path, i, 2))
+            p.event(events.Tokens(prompt=100, completion=50, seconds=1.0))
+            p.event(events.SourceDone(path, i + 1, 2))
     out = stream.getvalue()
     assert "2/2" in out and "tok/s" in out and "ETA" in out
     plain = io.StringIO()  # not a terminal: one plain line per source
     p = CompileProgress(stream=plain)
-    p.event({"type": "source_done", "path": "raw/a.md", "index": 1, "total": 1, "error": "raw/a.md: empty file"})
+    p.event(events.SourceDone("raw/a.md", 1, 1, error="raw/a.md: empty file"))
     assert plain.getvalue() == "[1/1] raw/a.md: FAILED: raw/a.md: empty file\n"
 
 

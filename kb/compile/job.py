@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kb.core import catalog, kinds, pages
+from kb.core import catalog, events, kinds, pages
 from kb.core import concepts as C
 from kb.core import terms as T
 from kb.core.grounding import Gate, Source
@@ -117,11 +117,11 @@ def _alive(pid: int) -> bool:
 
 class Compile:
     def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None,
-                 settings: Settings | None = None, on_event: Callable[[dict], None] | None = None):
+                 settings: Settings | None = None, on_progress: events.OnProgress | None = None):
         self.vault = vault
         self.engine_factory = engine_factory
         self.settings = settings or Settings()
-        self.on_event = on_event or (lambda e: None)
+        self.on_progress = on_progress or events.ignore
         self.manifest = Manifest.load(vault)
         self._compiler = None
         self.gate = Gate()  # every model sentence this run wrote into a page, checked
@@ -159,8 +159,7 @@ class Compile:
         if only is not None:
             plan = Plan([p for p in plan.new if p in only], [p for p in plan.changed if p in only],
                         plan.unchanged, [p for p in plan.removed if p in only], plan.hashes)
-        self.on_event({"type": "plan", "new": plan.new, "changed": plan.changed,
-                       "unchanged": len(plan.unchanged), "removed": plan.removed})
+        self.on_progress(events.Plan(plan.new, plan.changed, len(plan.unchanged), plan.removed))
         report.unchanged = plan.unchanged
         for rel in plan.unchanged:
             if self.manifest.sources[rel].get("error"):
@@ -176,7 +175,7 @@ class Compile:
                 if stop and stop():
                     report.skipped = plan.work[i:]
                     break
-                self.on_event({"type": "source_start", "path": rel, "index": i, "total": len(plan.work)})
+                self.on_progress(events.SourceStart(rel, i, len(plan.work)))
                 try:
                     doc = extract(self.vault.abspath(rel), rel,
                                   max_bytes=limit(self.settings.max_source_mb))
@@ -187,8 +186,7 @@ class Compile:
                 else:
                     self._write_source(rel, plan.hashes[rel], *docs[rel], report)
                     report.compiled.append(rel)
-                self.on_event({"type": "source_done", "path": rel, "index": i + 1, "total": len(plan.work),
-                               "error": report.failed.get(rel)})
+                self.on_progress(events.SourceDone(rel, i + 1, len(plan.work), report.failed.get(rel)))
             for rel in plan.removed:
                 self._remove(rel, report)
             # then the concept pages of every source still marked pending (this batch's, or those a
@@ -213,7 +211,7 @@ class Compile:
             catalog.append_log(self.vault, "gate", "{kept} kept, {dropped} dropped, {replaced} replaced"
                                .format(**report.gate))
         report.seconds = time.monotonic() - t0
-        self.on_event({"type": "done", "report": report.as_dict()})
+        self.on_progress(events.Done(report))
         return report
 
     def _update_search(self, plan: Plan, report: Report) -> None:
@@ -236,10 +234,9 @@ class Compile:
             engine = self.engine_factory()
             self._compiler = SourceCompiler(engine, chunk_chars=self.settings.chunk_chars,
                                             max_concepts=self.settings.max_concepts,
-                                            on_reply=lambda r: self.on_event({
-                                                "type": "tokens", "prompt": r.usage.prompt_tokens,
-                                                "completion": r.usage.completion_tokens,
-                                                "seconds": r.timings.total_s}))
+                                            on_reply=lambda r: self.on_progress(events.Tokens(
+                                                r.usage.prompt_tokens, r.usage.completion_tokens,
+                                                r.timings.total_s)))
         return self._compiler
 
     def _analyse(self, rel: str, digest: str, doc, report: Report) -> dict:

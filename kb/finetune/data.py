@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from kb.core import catalog
+from kb.core import catalog, events
 from kb.core.concepts import sentences
 from kb.core.errors import KbError
 from kb.core.text import normalise, plain
@@ -132,11 +132,11 @@ def grounded(question: str, answer: str, support: str) -> str | None:
 
 class FinetuneData:
     def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None,
-                 settings: DataSettings | None = None, on_event: Callable[[dict], None] | None = None):
+                 settings: DataSettings | None = None, on_progress: events.OnProgress | None = None):
         self.vault = vault
         self.engine_factory = engine_factory
         self.settings = settings or DataSettings()
-        self.on_event = on_event or (lambda e: None)
+        self.on_progress = on_progress or events.ignore
         self._engine = None
 
     def pages(self) -> list[Page]:
@@ -171,7 +171,7 @@ class FinetuneData:
             for why, k in data.get("dropped", {}).items():
                 report.dropped[why] = report.dropped.get(why, 0) + k
             items += [dict(it, page=page.path) for it in data["items"]]
-            self.on_event({"type": "page_done", "index": n + 1, "total": len(pages), "path": page.path})
+            self.on_progress(events.PageDone(page.path, n + 1, len(pages)))
         self._write(items, report)
         report.seconds = time.monotonic() - t0
         return report

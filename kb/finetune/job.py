@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from kb.core import models
+from kb.core import events, models
 from kb.core.vault import Vault, atomic_write
 from kb.finetune import train as ft
 from kb.finetune.data import out_dir
@@ -30,11 +29,11 @@ class Finetuned:
 
 class Finetune:
     def __init__(self, vault: Vault, models_dir: Path, settings: ft.TrainSettings | None = None,
-                 on_event: Callable[[dict], None] | None = None):
+                 on_progress: events.OnProgress | None = None):
         self.vault = vault
         self.models_dir = models_dir
         self.settings = settings or ft.TrainSettings()
-        self.on_event = on_event
+        self.on_progress = on_progress
 
     def default_name(self, base: str) -> str:
         return f"{base}-{self.vault.root.name}-ft"
@@ -45,7 +44,7 @@ class Finetune:
         name = name or self.default_name(base)
         data = out_dir(self.vault)
         report = ft.train(base_path, data, data / "runs" / name, self.models_dir, name, self.settings,
-                          on_event=self.on_event)
+                          on_progress=self.on_progress)
         done = Finetuned(report, base, name)
         atomic_write(data / "latest.json", json.dumps(done.as_dict(), indent=1) + "\n")
         return done

@@ -20,8 +20,8 @@ import tarfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
+from kb.core import events
 from kb.core.errors import KbError
 
 INSTALL = "kb finetune needs the finetune extra: pip install torch==2.13.0 && pip install -e '.[finetune]'"
@@ -118,11 +118,11 @@ def mean_loss(model, rows, pad: int) -> float | None:
 
 
 def train(base_gguf: Path, data_dir: Path, out_dir: Path, models_dir: Path, name: str,
-          settings: TrainSettings, on_event: Callable[[dict], None] | None = None) -> TrainReport:
+          settings: TrainSettings, on_progress: events.OnProgress | None = None) -> TrainReport:
     require_extra()
     import torch
     from peft import LoraConfig, get_peft_model
-    on_event = on_event or (lambda e: None)
+    on_progress = on_progress or events.ignore
     torch.manual_seed(settings.seed)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     t0 = time.monotonic()
@@ -134,7 +134,7 @@ def train(base_gguf: Path, data_dir: Path, out_dir: Path, models_dir: Path, name
         rows[split] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     if not rows["train"]:
         raise KbError("the train split is empty; compile more sources and run `kb finetune-data`")
-    on_event({"type": "stage", "name": f"loading {base_gguf.name}"})
+    on_progress(events.Stage(f"loading {base_gguf.name}"))
     tok, model = load(base_gguf)
     pad = tok.pad_token_id
     train_rows = [encode(tok, r, settings.max_len) for r in rows["train"]]
@@ -164,8 +164,7 @@ def train(base_gguf: Path, data_dir: Path, out_dir: Path, models_dir: Path, name
             step += 1
             tokens += int(mask.sum())
             losses.append(float(loss.detach()))
-            on_event({"type": "step", "step": step, "total": total, "loss": losses[-1],
-                      "tokens_per_s": tokens / (time.monotonic() - t_train)})
+            on_progress(events.Step(step, total, losses[-1], tokens / (time.monotonic() - t_train)))
             if step >= total or time.monotonic() >= deadline:
                 break
     train_s = time.monotonic() - t_train
@@ -173,7 +172,7 @@ def train(base_gguf: Path, data_dir: Path, out_dir: Path, models_dir: Path, name
     out_dir.mkdir(parents=True, exist_ok=True)
     adapter = out_dir / "adapter"
     model.save_pretrained(str(adapter))
-    on_event({"type": "stage", "name": "merging and exporting GGUF"})
+    on_progress(events.Stage("merging and exporting GGUF"))
     hf = out_dir / "hf"
     save_merged(model.merge_and_unload(), tok, hf)
     gguf_out = models_dir / f"{name}.gguf"

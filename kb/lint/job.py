@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from kb.core import catalog, pages
+from kb.core import catalog, events, pages
 from kb.core.errors import KbError
 from kb.lint import checks as LC
 from kb.lint.checks import Finding, Snapshot
@@ -55,11 +55,11 @@ class LintReport:
 
 class Lint:
     def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None = None,
-                 settings: LintSettings | None = None, on_event: Callable[[dict], None] | None = None):
+                 settings: LintSettings | None = None, on_progress: events.OnProgress | None = None):
         self.vault = vault
         self.engine_factory = engine_factory
         self.settings = settings or LintSettings()
-        self.on_event = on_event or (lambda e: None)
+        self.on_progress = on_progress or events.ignore
 
     def run(self, *, fix: bool = False, write_report: bool = True) -> LintReport:
         t0 = time.monotonic()
@@ -72,7 +72,7 @@ class Lint:
             snap = Snapshot.load(self.vault)
             findings = self.structural(snap, raw)
         if self.settings.model_checks and self.engine_factory is not None:
-            self.on_event({"type": "stage", "name": "model checks"})
+            self.on_progress(events.Stage("model checks"))
             extra, report.model = self.model_checks(snap, raw)
             findings += extra
         report.findings = sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.check, f.pages))
@@ -89,7 +89,7 @@ class Lint:
         checked = [p for p in snap.wiki() if p in snap.pages]
         links = {rel: {r.target for r in rs if r.target} for rel, rs in snap.graph.outlinks.items()}
         s = self.settings
-        # on_event carries lint's progress only; the agent's steps go to its trace file
+        # on_progress carries lint's progress only; the agent's steps go to its trace file
         found, info = model_checks(
             Wiki(snap.pages, checked, links, raw), self.engine_factory(), index_search(self.vault),
             max_contradictions=s.max_contradictions, max_claims=s.max_claims, max_gap_pages=s.max_gap_pages,
@@ -99,7 +99,7 @@ class Lint:
     def structural(self, snap: Snapshot, raw: dict[str, str]) -> list[Finding]:
         findings: list[Finding] = []
         for check in LC.STRUCTURAL:
-            self.on_event({"type": "stage", "name": check.__name__[6:]})
+            self.on_progress(events.Stage(check.__name__[6:]))
             findings += check(snap)
         return findings + LC.check_duplicates(snap, raw)
 

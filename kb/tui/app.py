@@ -18,7 +18,7 @@ from textual.widgets import (Footer, Input, Label, ListItem, ListView, Markdown,
 from textual.worker import Worker, WorkerState
 
 from kb.api import Kb
-from kb.core import markdown
+from kb.core import events, markdown
 from kb.core.errors import KbError
 from kb.core.links import LinkIndex
 from kb.tui.help import HelpScreen
@@ -212,24 +212,23 @@ class KbApp(App):
     def run_compile(self) -> None:
         state = {"total": 0, "done": 0, "tokens": 0, "t0": time.monotonic()}
 
-        def event(e: dict) -> None:
-            kind = e.get("type")
-            if kind == "plan":
-                state["total"] = len(e["new"]) + len(e["changed"])
-                self.call_from_thread(self._job_log, f"compile: {len(e['new'])} new, {len(e['changed'])} changed, "
-                                      f"{len(e['removed'])} removed")
-            elif kind == "tokens":
-                state["tokens"] += e.get("completion", 0)
+        def event(e: events.Event) -> None:
+            if isinstance(e, events.Plan):
+                state["total"] = e.work
+                self.call_from_thread(self._job_log, f"compile: {len(e.new)} new, {len(e.changed)} changed, "
+                                      f"{len(e.removed)} removed")
+            elif isinstance(e, events.Tokens):
+                state["tokens"] += e.completion
                 self.tps = state["tokens"] / max(1e-6, time.monotonic() - state["t0"])
-            elif kind == "source_done":
-                state["done"] = e["index"]
-                self.call_from_thread(self._job_log, f"{e['path']}: {e.get('error') or 'ok'}")
-            if kind in ("plan", "source_done", "tokens"):
+            elif isinstance(e, events.SourceDone):
+                state["done"] = e.index
+                self.call_from_thread(self._job_log, f"{e.path}: {e.error or 'ok'}")
+            if isinstance(e, (events.Plan, events.SourceDone, events.Tokens)):
                 tps = f", {self.tps:.1f} tok/s" if self.tps else ""
                 self.call_from_thread(self._progress, state["done"], state["total"],
                                       f"compile {state['done']}/{state['total']}{tps}")
 
-        report = self.kb.compile(on_event=event).run()
+        report = self.kb.compile(on_progress=event).run()
         total = max(state["total"], 1)
         self.call_from_thread(self._progress, total, total,
                               f"compile done: {len(report.compiled)} compiled, {len(report.failed)} failed")
@@ -272,15 +271,15 @@ class KbApp(App):
 
     @work(exclusive=True, group="watch", thread=True, exit_on_error=False)
     def run_watch(self) -> None:
-        def event(e: dict) -> None:
-            if e.get("type") in ("queued", "batch_done"):
-                n = e.get("pending", 0)
-                self.call_from_thread(self.query_one("#watch-label", Label).update, f"watch queue: {n} pending")
-            if e.get("type") == "batch_done":
+        def event(e: events.Event) -> None:
+            if isinstance(e, (events.Queued, events.BatchDone)):
+                self.call_from_thread(self.query_one("#watch-label", Label).update,
+                                      f"watch queue: {e.pending} pending")
+            if isinstance(e, events.BatchDone):
                 self.call_from_thread(self._after_job)
 
         self.watcher = self.kb.watcher(on_log=lambda line: self.call_from_thread(self._job_log, "watch: " + line),
-                                       on_event=event)
+                                       on_progress=event)
         self.watcher.start()
         self.watcher.run()
 
