@@ -42,6 +42,10 @@ def _commits(kb) -> list[dict]:
 
 def build(kb, allow_writes: bool | None = None):
     """The server for `kb`'s vault; `allow_writes` None reads `[mcp] allow_writes` from config."""
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        raise KbError("kb mcp needs the MCP SDK: pip install 'kb[mcp]' (or pip install mcp)") from None
     from mcp.server.lowlevel.helper_types import ReadResourceContents
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
