@@ -52,7 +52,8 @@ def test_names_keep_their_digits():
 def test_head_noun_and_inflections_fold_into_one_term():
     text = (ROOT / "vault/raw/sourdough-starter.md").read_text()
     starter = [t for t in T.select(candidates(text), text) if t.name.lower() == "sourdough starter"]
-    assert starter and "starter" in [a.lower() for a in starter[0].aliases]
+    # 'starter' resolves to the phrase's page but is not matched in other sources' text
+    assert starter and [a.lower() for a in starter[0].folded] == ["starter"]
     assert T.root_key("Composting") == T.root_key("compost") == T.root_key("Composts")
 
 
@@ -66,7 +67,7 @@ def test_compost_and_composting_share_one_page_whose_alias_resolves(tmp_path):
     concepts = vault.notes("wiki/concepts")
     assert concepts == ["wiki/concepts/Compost.md"], concepts
     page = vault.read("wiki/concepts/Compost.md")
-    assert "Composting" in page.meta["aliases"] and len(page.meta["sources"]) == 2
+    assert "composting" in [a.lower() for a in page.meta["aliases"]] and len(page.meta["sources"]) == 2
     # the link the second source's page makes by the other name resolves to the one page
     src = "wiki/sources/Composting at home.md"
     links = [l for l in parse(vault.read(src).body).links if l.target.startswith("wiki/concepts/")]

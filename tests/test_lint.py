@@ -125,7 +125,7 @@ def test_fix_repairs_the_safe_ones_and_a_second_lint_is_clean_of_them(tmp_path):
 
 def test_fix_keeps_kb_pages_kb_owned_and_edited_pages_edited(tmp_path):
     vault = seeded_vault(tmp_path)
-    concept = vault.root / "wiki/concepts/Compost.md"
+    concept = vault.root / "wiki/concepts/Composting.md"  # Compost and Composting are one page
     text = concept.read_text()
     concept.write_text(text + "\nSee also [[wiki/sources/Gone for good]].\n")  # a person's edit
     src = vault.root / "wiki/sources/Hot composting.md"
@@ -133,7 +133,7 @@ def test_fix_keeps_kb_pages_kb_owned_and_edited_pages_edited(tmp_path):
     page.body += "\nFrom [[wiki/sources/Old version]].\n"
     vault.write(page, force=True)  # kb's own page (stamped) with a dangling link
     Lint(Vault.open(vault.root), None).run(fix=True, write_report=False)
-    assert vault.read("wiki/concepts/Compost.md").state == "edited"
+    assert vault.read("wiki/concepts/Composting.md").state == "edited"
     assert "See also Gone for good." in concept.read_text()
     fixed = vault.read("wiki/sources/Hot composting.md")
     assert fixed.state == "kb" and "From Old version." in src.read_text()

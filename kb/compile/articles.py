@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from kb.core import pages
+from kb.core import markdown, pages
 from kb.core.grounding import Gate, Source
 from kb.core.vault import Page, Vault, atomic_write
 
@@ -29,15 +29,13 @@ EVIDENCE = 3  # sentences per source the model sees
 
 
 def evidence_for(names: list[str], text_sentences: list[str], limit: int = EVIDENCE) -> list[str]:
-    """The source's first sentences that name the concept (any of its names), as written."""
-    pats = [re.compile(r"(?<![\w-])" + re.escape(n) + r"(?:e?s)?(?![\w-])", re.I) for n in names if n]
-    out = []
-    for s in text_sentences:
-        if 40 <= len(s) <= 300 and any(p.search(s) for p in pats) and s not in out:
-            out.append(s)
-            if len(out) >= limit:
-                break
-    return out
+    """The source's first sentences that name the concept (any of its names), as written; short
+    ones only when there are no others. Punctuation between a name's words does not matter
+    ('RL (PPO)' names 'RL PPO')."""
+    pats = [re.compile(r"(?<![\w-])" + r"\W+".join(map(re.escape, n.split())) + r"(?:e?s)?(?![\w-])", re.I)
+            for n in names if n.strip()]
+    hits = [s for s in dict.fromkeys(text_sentences) if len(s) <= 300 and any(p.search(s) for p in pats)]
+    return ([s for s in hits if len(s) >= 40] or hits)[:limit]
 
 
 @dataclass
@@ -94,8 +92,12 @@ class Articles:
 
 def with_article(page: Page, title: str, article: list[tuple[str, Feed]]) -> Page:
     """The concept page with its article first and the index's description taken from it."""
-    if not article:
-        return page
+    if not article:  # no source sentence names it: the description still says where it is from
+        desc = str(page.meta.get("description") or "")
+        if desc.rstrip().endswith(":") or not desc:
+            desc = "Mentioned in " + ", ".join(m["alias"] for m in markdown.WIKILINK.finditer(" ".join(
+                page.meta.get("sources", []))) if m["alias"])
+        return Page(page.path, dict(page.meta, description=desc), page.body)
     text = " ".join(f"{s} ({pages.link(f.page, f.title)})" for s, f in article)
     body = page.body.replace(f"# {title}\n\n", f"# {title}\n\n{text}\n\n", 1)
     meta = dict(page.meta, description=pages.first_sentence(article[0][0], 160))

@@ -258,14 +258,29 @@ class Compile:
         atomic_write(cache, json.dumps(data, ensure_ascii=False))
         return data
 
-    def _register(self, key: str, name: str, aliases: list[str]) -> dict:
+    def _register(self, key: str, name: str, aliases: list[str], folded: list[str] = ()) -> dict:
         title = name[:1].upper() + name[1:]
         reg = self.manifest.concepts.get(key) or self.manifest.concepts.setdefault(
             key, {"title": title, "aliases": [], "page": self._unique_path("concept", title)})
         for a in (name, *aliases):  # a link by any name the sources use reaches the page
             if a.lower() not in {x.lower() for x in (reg["title"], *reg["aliases"])}:
                 reg["aliases"].append(a)
+        for a in folded:  # frontmatter aliases only: never matched against another source's text
+            self._fold(reg, a)
         return reg
+
+    def _fold(self, reg: dict, name: str) -> None:
+        """A folded name links to one page only: one that another concept uses too ('bacteria'
+        in three '... bacteria' phrases) is nobody's alias."""
+        low = name.lower()
+        if low in {x.lower() for x in (reg["title"], *reg["aliases"], *reg.get("folded", []))}:
+            return
+        for other in self.manifest.concepts.values():
+            if other is not reg and low in {x.lower() for x in (other["title"], *other["aliases"],
+                                                                 *other.get("folded", []))}:
+                other["folded"] = [x for x in other.get("folded", []) if x.lower() != low]
+                return
+        reg.setdefault("folded", []).append(name)
 
     def _finish_pending(self, docs: dict[str, tuple], report: Report) -> list[str]:
         """Relink the pending sources (a source is linked to every concept the wiki knows that it
@@ -303,11 +318,11 @@ class Compile:
         folded = _folded(doc.text)
         contributed: dict[str, dict] = {}
         for c in data["concepts"]:  # the model's picks, with its claims
-            name, aliases = _names(c["name"], folded)
+            name, aliases, extra = _names(c["name"], folded)
             key = self._concept_key(name, aliases)
             if not key or key in contributed:
                 continue
-            reg = self._register(key, name, aliases)
+            reg = self._register(key, name, aliases, extra)
             claim = gate.sentence(c["claim"], src, replace=False) or "" if c["claim"] else ""
             contributed[key] = {"claim": claim, "name": name,
                                 "quote": C.quote_for(reg["title"], reg["aliases"], doc.text),
@@ -404,10 +419,11 @@ class Compile:
         related = [(self.manifest.concepts[k]["page"], self.manifest.concepts[k]["title"])
                    for k, _ in sorted(co.items(), key=lambda kv: (-kv[1], kv[0]))[:6]]
         existing = self._existing(reg["page"])
-        page = pages.concept_page(reg["page"], title=reg["title"], aliases=reg["aliases"], claims=rows,
-                                  related=related, created=existing.meta.get("created") if existing else None)
+        page = pages.concept_page(reg["page"], title=reg["title"], aliases=reg["aliases"] + reg.get("folded", []),
+                                  claims=rows, related=related, created=existing.meta.get("created") if existing else None)
         feeds = [Feed(self.manifest.sources[raw]["page"], self.manifest.sources[raw].get("title") or raw,
-                      claim.get("evidence") or [q for q in [claim.get("quote")] if q]) for raw, claim in claims]
+                      claim.get("evidence") or [q for q in [claim.get("quote"), claim.get("claim")] if q][:1])
+                 for raw, claim in claims]
         gate = self._gates[f"concept:{key}"] = Gate()
         self._write(with_article(page, reg["title"], self._articles.sentences(reg["title"], feeds, gate)), report)
 
@@ -475,19 +491,21 @@ class Compile:
         atomic_write(self.vault.state_dir / "index.fingerprint", self._wiki_fingerprint())
 
 
-def _folded(text: str) -> dict[str, tuple[str, ...]]:
-    """Lower-cased term -> the other names the source uses for the same idea (kb.core.terms)."""
-    out = {}
-    for t in T.select(C.candidates(text, limit=80), text):
-        for n in (t.name, *t.aliases):
-            out[n.lower()] = tuple(a for a in (t.name, *t.aliases) if a != n)
-    return out
+def _folded(text: str) -> dict[str, T.Term]:
+    """Lower-cased name -> the term of this source it belongs to (kb.core.terms)."""
+    return {n.lower(): t for t in T.select(C.candidates(text, limit=80), text)
+            for n in (t.name, *t.aliases, *t.folded)}
 
 
-def _names(picked: str, folded: dict[str, tuple[str, ...]]) -> tuple[str, list[str]]:
-    """A model's pick -> (the name its page is filed under, its aliases)."""
+def _names(picked: str, folded: dict[str, T.Term]) -> tuple[str, list[str], list[str]]:
+    """A model's pick -> (the name its page is filed under, aliases that name it in text, names
+    folded into it that only links use: 'starter' is this source's 'sourdough starter', not
+    every source's)."""
     name, aliases = C.split_alias(picked)
-    return name, list(dict.fromkeys([*aliases, *folded.get(name.lower(), ())]))
+    term = folded.get(name.lower())
+    if term is None:
+        return name, aliases, []
+    return term.name, list(dict.fromkeys([*aliases, *term.aliases])), list(term.folded)
 
 
 def _lead(src: Source) -> str:

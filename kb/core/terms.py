@@ -12,8 +12,9 @@ split Compost from Composting. A term gets a page only with evidence that it nam
   frequency below `COMMON`; a past participle such as "debugged" is never a concept).
 
 Terms of one source that are one idea fold into one, the rest of the group kept as aliases:
-inflections (Compost / Composting, GPU / GPUs), and a head noun into the specific phrase the same
-source uses ("Starter" into "Sourdough starter").
+inflections (Compost / Composting, GPU / GPUs), a head noun into the specific phrase the same
+source uses ("Starter" into "Sourdough starter"), and phrases into the acronym they end with
+("Complex CoTs" into "CoT").
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ DIGITS = re.compile(r"\d")
 @dataclass(frozen=True)
 class Term:
     name: str
-    aliases: tuple[str, ...]
+    aliases: tuple[str, ...]  # other spellings of the name (inflections): they match text too
     evidence: str  # acronym | name | term
+    folded: tuple[str, ...] = ()  # head nouns and phrases folded in: links resolve, text is not matched
 
 
 @lru_cache(maxsize=20000)
@@ -55,7 +57,9 @@ def root(word: str) -> str:
 
 
 def root_key(name: str) -> str:
-    """concept_key with inflections folded too: the key two names of one idea share."""
+    """concept_key with inflections folded too: the key two names of one idea share ('GPUs' is
+    'GPU' though 'gpus' ends like 'virus')."""
+    name = re.sub(r"\b([A-Z][A-Z0-9]+)s\b", r"\1", name)
     return " ".join(root(w) for w in concept_key(name).split())
 
 
@@ -109,24 +113,29 @@ def select(cands: list[str], text: str) -> list[Term]:
             e = None
         groups.setdefault(root_key(c), []).append((c, e))
     heads = {k for k in groups if " " in k}
-    merged: dict[str, str] = {}  # single-word key -> the phrase it is the head noun of
+    merged: dict[str, str] = {}  # key -> the key it folds into
     for k in groups:
         if " " not in k:
             owners = [h for h in heads if h.rsplit(" ", 1)[1] == k]
-            if len(owners) == 1:
-                merged[k] = owners[0]
+            if any(e == "acronym" for _, e in groups[k]):
+                merged.update({h: k for h in owners})  # 'Complex CoTs' is a CoT
+            elif len(owners) == 1:
+                merged[k] = owners[0]  # 'starter' is the 'sourdough starter'
+    merged = {k: v for k, v in merged.items() if v not in merged}
     out: dict[str, list[tuple[str, str]]] = {}
     for k, members in groups.items():
         out.setdefault(merged.get(k, k), []).extend(members)
     terms = []
     for k, members in out.items():
-        lead = next((m for m in members if root_key(m[0]) == k and m[1]), None)
-        if lead is None:
+        own = sorted((m for m in members if root_key(m[0]) == k and m[1]), key=lambda m: len(m[0]))
+        if not own:
             continue
-        rest = tuple(dict.fromkeys(m[0] for m in members if m[0] != lead[0]))
-        terms.append(Term(lead[0], rest, lead[1]))
+        lead = own[0]  # the plain form: 'Compost' before 'Composting'
+        same = tuple(dict.fromkeys(m[0] for m in members if m[0] != lead[0] and root_key(m[0]) == k))
+        other = tuple(dict.fromkeys(m[0] for m in members if root_key(m[0]) != k))
+        terms.append(Term(lead[0], same, lead[1], other))
     order = {c: i for i, c in enumerate(cands)}
-    return sorted(terms, key=lambda t: min(order[n] for n in (t.name, *t.aliases)))
+    return sorted(terms, key=lambda t: min(order[n] for n in (t.name, *t.aliases, *t.folded)))
 
 
 def _only_inside(word: str, phrases: list[str], text: str) -> bool:

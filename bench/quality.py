@@ -1,0 +1,170 @@
+"""What a reader meets in a compiled vault, scored by code (no model judges a model).
+
+Compiles a fixed subset of ../shared/corpus/ml-blog with one model and scores the vault:
+
+- grounded: the share of model-written sentences (summaries, key points, concept claims, article
+  sentences) that the grounding gate found backed by their source, before it dropped or replaced
+  the rest (summed from the `gate |` lines compile writes to log.md);
+- junk: concept pages named by everyday English only (wordfreq, kb.core.terms.is_junk), unless
+  the quotes on the page use the title as a name;
+- duplicates: pairs of concept pages that are one idea (same name once inflections, plurals and
+  case are folded; a head noun beside its phrase; an acronym beside its expansion; near-identical
+  spelling);
+- articles: concept pages that open with a cited article and have a description in the index;
+- s/source and tokens/source (prompt + completion) of the compile.
+
+    .venv/bin/python bench/quality.py --model qwen2.5-coder-1.5b --sources 6 [--keep DIR] [--json]
+    .venv/bin/python bench/quality.py --score DIR     # score a vault compiled before
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from kb.core import concepts as C  # noqa: E402
+from kb.core import terms as T  # noqa: E402
+from kb.core.vault import Vault  # noqa: E402
+
+CORPUS = HERE.parent.parent / "shared" / "corpus" / "ml-blog"
+# A fixed order, varied first (an optimizer, MoE, tokenization, kernels, distributed training,
+# reasoning), so a small --sources still covers several kinds of post; then the rest by name.
+FIRST = ["muon-optimizer.md", "everything-moe.md", "byte-latent-transformers.md",
+         "grouped-gemms-and-moe.md", "streaming-diloco.md", "huatuogpt-o1-domain-specific-reasoning.md"]
+GATE_LINE = re.compile(r"\] gate \| (\d+) kept, (\d+) dropped, (\d+) replaced")
+
+
+def subset(n: int) -> list[Path]:
+    names = FIRST + sorted(p.name for p in CORPUS.glob("*.md") if p.name not in FIRST)
+    return [CORPUS / name for name in names if (CORPUS / name).exists()][:n]
+
+
+def compile_vault(model: str, sources: list[Path], root: Path) -> dict:
+    from kb.agents.engine import make_engine
+    from kb.compile.job import Compile
+    from kb.core import config, models
+    if root.exists():
+        shutil.rmtree(root)
+    vault, _ = Vault.init(root, "")
+    for p in sources:
+        shutil.copy(p, vault.root / "raw" / p.name)
+    engine = make_engine(config.load(None, {}, {("model", "name"): model}), models.models_dir())
+    t0 = time.perf_counter()
+    report = Compile(vault, lambda: engine).run()
+    wall = time.perf_counter() - t0
+    n = max(1, len(report.compiled))
+    return {"model": model, "sources": len(report.compiled), "failed": len(report.failed),
+            "s_per_source": round(wall / n, 1),
+            "tokens_per_source": round((report.prompt_tokens + report.completion_tokens) / n)}
+
+
+def duplicate_pairs(titles: list[str]) -> list[tuple[str, str, str]]:
+    """(a, b, why) for concept titles that name one idea."""
+    out = []
+    keys = {t: T.root_key(t) for t in titles}
+    for i, a in enumerate(titles):
+        for b in titles[i + 1:]:
+            ka, kb_ = keys[a], keys[b]
+            if not ka or not kb_:
+                continue
+            if ka == kb_:
+                why = "same name folded"
+            elif (" " not in ka and kb_.endswith(" " + ka)) or (" " not in kb_ and ka.endswith(" " + kb_)):
+                why = "head noun beside its phrase"
+            elif _acronym(a) == C.acronym_of(b) or _acronym(b) == C.acronym_of(a):
+                why = "acronym beside its expansion"
+            elif min(len(ka), len(kb_)) >= 6 and difflib.SequenceMatcher(None, ka, kb_).ratio() >= 0.9:
+                why = "near-identical spelling"
+            else:
+                continue
+            out.append((a, b, why))
+    return out
+
+
+def _acronym(title: str) -> str | None:
+    """'MoE' -> 'ME' (its capitals), for a one-word title with at least two; else None."""
+    caps = "".join(c for c in title if c.isupper())
+    return caps if " " not in title and len(caps) >= 2 else None
+
+
+def has_article(page) -> bool:
+    parts = page.body.split("\n\n")
+    first = parts[1] if len(parts) > 1 else ""
+    return bool(first) and not first.startswith("#") and "([[" in first and bool(page.meta.get("description"))
+
+
+def score(root: Path) -> dict:
+    vault = Vault.open(root)
+    kept = dropped = replaced = 0
+    log = vault.root / "log.md"
+    for m in GATE_LINE.finditer(log.read_text(encoding="utf-8") if log.exists() else ""):
+        kept, dropped, replaced = kept + int(m[1]), dropped + int(m[2]), replaced + int(m[3])
+    concept_pages = [vault.read(p) for p in vault.notes("wiki/concepts")]
+    titles = [p.title for p in concept_pages]
+    # everyday words, unless the page's own quotes use the title as a name ("the Adam optimizer")
+    junk = sorted(p.title for p in concept_pages if T.is_junk(p.title) and T.evidence(p.title, p.body) != "name")
+    dups = duplicate_pairs(titles)
+    articles = sum(has_article(p) for p in concept_pages)
+    written = kept + dropped + replaced
+    return {"model_sentences": written, "grounded": round(kept / written, 3) if written else None,
+            "dropped": dropped, "replaced": replaced, "concepts": len(titles),
+            "junk": len(junk), "junk_share": round(len(junk) / len(titles), 3) if titles else 0.0,
+            "duplicate_pairs": len(dups), "with_article": articles,
+            "article_share": round(articles / len(titles), 3) if titles else 0.0,
+            "junk_titles": junk, "duplicates": [list(d) for d in dups]}
+
+
+def table(row: dict) -> str:
+    cols = [("model", "{}"), ("sources", "{}"), ("grounded", "{:.1%}"), ("concepts", "{}"),
+            ("junk_share", "{:.1%}"), ("duplicate_pairs", "{}"), ("article_share", "{:.1%}"),
+            ("s_per_source", "{}"), ("tokens_per_source", "{}")]
+    head = "| " + " | ".join(c for c, _ in cols) + " |"
+    cells = [(f.format(row[c]) if row.get(c) is not None else "-") for c, f in cols]
+    return "\n".join([head, "|" + "---|" * len(cols), "| " + " | ".join(cells) + " |"])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", help="a bundled model name or a .gguf path")
+    ap.add_argument("--sources", type=int, default=6, help="how many ml-blog notes (a fixed subset)")
+    ap.add_argument("--keep", metavar="DIR", help="compile into DIR and keep it")
+    ap.add_argument("--score", metavar="DIR", help="only score the vault in DIR (no compile)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if not args.score and not args.model:
+        ap.error("give --model NAME to compile, or --score DIR to score a vault")
+    if args.sources < 1:
+        ap.error("--sources must be at least 1")
+    row: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.score or args.keep or Path(tmp) / "v")
+        if not args.score:
+            row.update(compile_vault(args.model, subset(args.sources), root))
+        elif not (root / ".kb").is_dir():
+            print(f"quality: {root} is not a kb vault", file=sys.stderr)
+            return 2
+        row.update(score(root))
+    row.setdefault("model", "(scored)")
+    if args.json:
+        print(json.dumps(row, indent=1))
+    else:
+        print(table(row))
+        for t in row["junk_titles"]:
+            print(f"  junk       {t}")
+        for a, b, why in row["duplicates"]:
+            print(f"  duplicate  {a} / {b} ({why})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""bench/quality.py's code judges (the benchmark itself runs a real model; these do not)."""
+
+import shutil
+import sys
+
+from kb.compile.job import Compile
+from kb.core.vault import Vault
+from conftest import ROOT
+from fakes import CompileFake
+
+sys.path.insert(0, str(ROOT / "bench"))
+import quality  # noqa: E402
+
+
+def test_duplicate_pairs_name_why():
+    pairs = quality.duplicate_pairs(["GPU", "GPUs", "Compost", "Composting", "Starter", "Sourdough starter",
+                                     "MoE", "Mixture of Experts", "Lactic acid", "Lactic acid bacteria"])
+    why = {(a, b): w for a, b, w in pairs}
+    assert why == {("GPU", "GPUs"): "same name folded", ("Compost", "Composting"): "same name folded",
+                   ("Starter", "Sourdough starter"): "head noun beside its phrase",
+                   ("MoE", "Mixture of Experts"): "acronym beside its expansion"}
+
+
+def test_score_reads_the_gate_from_the_log_and_finds_articles(tmp_path):
+    vault, _ = Vault.init(tmp_path / "v", "")
+    for p in quality.subset(3):
+        shutil.copy(p, vault.root / "raw" / p.name)
+    report = Compile(vault, lambda: CompileFake()).run()
+    row = quality.score(vault.root)
+    g = report.gate
+    assert row["model_sentences"] == g["kept"] + g["dropped"] + g["replaced"] > 0
+    assert row["grounded"] == round(g["kept"] / row["model_sentences"], 3)
+    assert row["concepts"] == len(vault.notes("wiki/concepts")) and row["article_share"] == 1.0
+    assert "| grounded |" in quality.table(dict(row, model="fake", sources=3))
