@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kb.agents.engine import Engine, Reply
-from kb.agents.sandbox import Limits, Sandbox
+from kb.agents.sandbox import Limits, Sandbox, SandboxRefused
 from kb.agents.trace import Code, Draft, End, Event, Llm, Output, Start, SubCall, Trace, clip
 from kb.tools.repl import ToolInfo
 
@@ -300,6 +300,8 @@ class RLM:
                 answer_from = "last_word"
                 if not answer:
                     answer, answer_from = partial, "output"
+        except SandboxRefused:  # no walls to run model code behind: the caller says so, in one line
+            raise
         except Exception as e:  # an engine or sandbox failure ends the run with a status, not a crash
             status, reason = "failed", f"{type(e).__name__}: {e}"
             if not answer:

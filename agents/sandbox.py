@@ -64,6 +64,10 @@ class SandboxError(KbError):
     pass
 
 
+class SandboxRefused(SandboxError):
+    """The kernel would not build the walls and weak mode is not allowed: no model code runs."""
+
+
 @dataclass
 class Limits:
     cell_seconds: float = 30.0  # wall time per cell, bridged calls included
@@ -161,7 +165,7 @@ class Sandbox:
                 _KERNEL_MISSING = str(e)
         if _KERNEL_MISSING is not None:
             if not allow_weak:
-                raise SandboxError(f"refusing to run model code: the kernel would not build the "
+                raise SandboxRefused(f"refusing to run model code: the kernel would not build the "
                                    f"sandbox's walls ({_KERNEL_MISSING}); {HOW_TO_ALLOW}")
             self._spawn("weak")
         try:
@@ -373,6 +377,8 @@ def sandbox_mode(allow_weak: bool) -> str:
             if sb.walls == "kernel":
                 return "kernel walls (namespaces, private root, seccomp)"
             return f"weak, allowed by [sandbox] allow_weak (missing: {sb.missing})"
+    except SandboxRefused:
+        return f"refused: the kernel would not build the walls ({_KERNEL_MISSING}); {HOW_TO_ALLOW}"
     except SandboxError as e:
         return f"refused: {e}"
 

@@ -27,6 +27,7 @@ LOCKED = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
 PR_SET_PDEATHSIG, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS, SECCOMP_MODE_FILTER = 1, 22, 38, 2
 NOBODY, SANDBOX_ID = 65534, 1000
 SCRATCH = "/scratch"
+REAL_ROOT = True  # uid 0 of the first user namespace (not a rootless container's root)
 
 # x86_64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl)
 AUDIT_ARCH_X86_64 = 0xC000003E
@@ -84,6 +85,8 @@ def enter_namespaces() -> None:
     """New mount, PID, network and IPC namespaces; a user namespace too unless we are root (root
     needs none, and drops to nobody later). PID applies to children: the caller forks next."""
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    global REAL_ROOT
+    REAL_ROOT = _real_root()  # read now: /proc is not in the world built next
     if os.geteuid() == 0:
         _ok(libc().unshare(flags), "unshare (namespaces)")
         _ok(libc().sethostname(b"sandbox", 7), "sethostname")
@@ -134,13 +137,25 @@ def drop_privileges() -> None:
     """Root becomes nobody (which clears every capability); anyone else drops the capabilities the
     user namespace gave it."""
     if os.geteuid() == 0:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        return
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            return
+        except OSError as e:  # root of a user namespace (a rootless container) without nobody
+            if REAL_ROOT:
+                raise WallError(f"dropping root to nobody: {e.strerror}") from None
     header = struct.pack("=Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
     data = ctypes.create_string_buffer(24)  # two zeroed {effective, permitted, inheritable}
     _ok(libc().syscall(126, ctypes.c_char_p(header), data), "capset")
+
+
+def _real_root() -> bool:
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return True
 
 
 def set_rlimits(limits: dict) -> None:

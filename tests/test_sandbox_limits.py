@@ -11,7 +11,7 @@ import kb.agents.sandbox as sandbox_mod
 from kb.agents import sandbox_protocol as protocol
 from kb.agents.fake_engine import FakeEngine
 from kb.agents.rlm import RLM, Budget
-from kb.agents.sandbox import Limits, Sandbox, SandboxError, sandbox_mode
+from kb.agents.sandbox import Limits, Sandbox, SandboxError, SandboxRefused, sandbox_mode
 from kb.tools.repl import ToolInfo
 
 
@@ -109,6 +109,10 @@ def test_without_kernel_walls_model_code_is_refused_unless_allowed(monkeypatch):
     with pytest.raises(SandboxError, match="refusing to run model code.*allow_weak = true"):
         Sandbox(limits=Limits(cell_seconds=5)).start()
     assert sandbox_mode(False).startswith("refused: ")
+    rlm = RLM(FakeEngine(["```repl\nprint(1)\n```", "FINAL(done)"]), limits=Limits(cell_seconds=5))
+    with pytest.raises(SandboxRefused) as refused:  # ask and lint pass it up as one line
+        rlm.run("task", {"context": "data"})
+    assert "\n" not in str(refused.value) and "user namespaces" in str(refused.value)
     stale = Path(tempfile.mkdtemp(prefix="kb-scratch-999999999-"))  # a kb that died
     with Sandbox(limits=Limits(cell_seconds=5, allow_weak=True)) as sb:
         assert sb.walls == "weak" and "namespaces" in sb.missing
