@@ -34,26 +34,16 @@ What it does NOT cover:
 
 from __future__ import annotations
 
-import atexit
 import json
-import os
-import re
-import select
 import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from kb.agents import sandbox_protocol as protocol
+from kb.agents.sandbox_process import ChildProcess, Stop, make_scratch
 from kb.core.errors import KbError
 
-CHILD = Path(__file__).with_name("sandbox_child.py")
 HOW_TO_ALLOW = ("allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
                 "user.max_user_namespaces > 0; in Docker, --security-opt seccomp=unconfined) or set "
                 "[sandbox] allow_weak = true in .kb/config.toml to run model code behind "
@@ -83,7 +73,6 @@ class Limits:
 
 _ALLOW_WEAK = False
 _KERNEL_MISSING: str | None = None  # why kernel walls failed on this machine, once known
-_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
 
 
 def allow_weak_walls(allowed: bool) -> None:
@@ -106,14 +95,6 @@ class CellResult:
         return self.error is None and self.killed is None
 
 
-class _Stop(Exception):
-    """The child must go: kind is time | dead | violation."""
-
-    def __init__(self, kind: str, detail: str = ""):
-        super().__init__(detail)
-        self.kind, self.detail = kind, detail
-
-
 class _Unavailable(Exception):
     pass
 
@@ -132,7 +113,7 @@ class Sandbox:
         self.restarts = 0
         self.walls = ""  # kernel | weak, once started
         self.missing = ""  # what weak mode lacks, in words
-        self._proc: subprocess.Popen | None = None
+        self._child: ChildProcess | None = None
         self._scratch: Path | None = None
         self._rid = 0
 
@@ -149,11 +130,13 @@ class Sandbox:
         """The host dir a weak-mode child works in (kernel mode: its start dir, empty; its real
         scratch is a tmpfs that exists only in its own mount namespace)."""
         if self._scratch is None:
-            _remove_stale_scratch()
-            self._scratch = Path(tempfile.mkdtemp(prefix=f"kb-scratch-{os.getpid()}-"))
-            if os.geteuid() == 0:  # a weak-mode child drops to nobody and must still write here
-                os.chown(self._scratch, 65534, 65534)
+            self._scratch = make_scratch()
         return self._scratch
+
+    @property
+    def _proc(self):
+        """The child's process while one runs (None once killed)."""
+        return self._child.proc if self._child is not None else None
 
     def start(self) -> None:
         global _KERNEL_MISSING
@@ -174,38 +157,21 @@ class Sandbox:
                 self._request({"op": "tools", "names": names}, ("ok",))
             for name, value in self.variables.items():
                 self._request({"op": "set", "name": name, "value": value}, ("ok",))
-        except _Stop as stop:
+        except Stop as stop:
             self._kill()
             raise SandboxError(f"the sandbox process failed while starting ({self._why(stop)})") from None
 
     def _spawn(self, mode: str) -> None:
         lim = self.limits
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        args = json.dumps({"memory_mb": lim.memory_mb, "cpu_seconds": lim.cpu_seconds, "file_mb": lim.file_mb,
-                           "scratch_mb": lim.scratch_mb, "final_chars": lim.final_chars,
-                           "python_walls": lim.python_walls})
-        where = self.scratch if mode == "weak" else Path("/")
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-        # Only the two protocol pipes are inherited (close_fds): none of kb's files or sockets.
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(CHILD), mode, str(where), args, str(to_child_r), str(from_child_w)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(to_child_r, from_child_w), close_fds=True, cwd=where, env=env, start_new_session=True)
-        _LIVE.add(self)
-        os.close(to_child_r)
-        os.close(from_child_w)
-        os.set_blocking(to_child_w, False)
-        self._tx, self._rx = to_child_w, from_child_r
-        self._rpoll, self._wpoll = select.poll(), select.poll()  # poll: no FD_SETSIZE limit
-        self._rpoll.register(self._rx, select.POLLIN)
-        self._wpoll.register(self._tx, select.POLLOUT)
-        self._reader = protocol.FrameReader()
+        settings = {"memory_mb": lim.memory_mb, "cpu_seconds": lim.cpu_seconds, "file_mb": lim.file_mb,
+                    "scratch_mb": lim.scratch_mb, "final_chars": lim.final_chars, "python_walls": lim.python_walls}
+        self._child = ChildProcess(mode, settings, self.scratch if mode == "weak" else Path("/"))
         try:
-            msg = self._recv(time.monotonic() + 30, ("ready", "unavailable"))
-        except _Stop as stop:
+            msg = self._child.recv(time.monotonic() + 30, ("ready", "unavailable"))
+        except Stop as stop:
+            why = self._why(stop)
             self._kill()
-            raise SandboxError(f"the sandbox process did not start ({self._why(stop)})") from None
+            raise SandboxError(f"the sandbox process did not start ({why})") from None
         if msg["op"] == "unavailable":
             self._kill()
             raise _Unavailable(msg["missing"][:300])
@@ -218,19 +184,9 @@ class Sandbox:
             self._scratch = None
 
     def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # its whole group: the waiter and the REPL
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
-        for fd in (self._tx, self._rx):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        child, self._child = self._child, None
+        if child is not None:
+            child.kill()
 
     def _restart(self) -> None:
         self._kill()
@@ -238,53 +194,17 @@ class Sandbox:
         self.start()
 
     # -- protocol ----------------------------------------------------------------------------
-    def _send(self, msg: dict, deadline: float) -> None:
-        """Non-blocking writes: a child that stops reading cannot hold the parent past `deadline`."""
-        view = memoryview(protocol.encode(msg))
-        while view:
-            try:
-                view = view[os.write(self._tx, view[:1 << 16]):]
-                continue
-            except BlockingIOError:
-                pass
-            except OSError:
-                raise _Stop("dead") from None
-            left = deadline - time.monotonic()
-            if left <= 0 or not self._wpoll.poll(left * 1000):
-                raise _Stop("time", "the child stopped reading")
-
-    def _recv(self, deadline: float, expect: tuple[str, ...], rid: int | None = None) -> dict:
-        """The next message, checked; _Stop at the deadline, on EOF or on a violation."""
-        while True:
-            try:
-                frame = self._reader.next()
-                if frame is not None:
-                    return protocol.parse(frame, expect, rid)
-            except protocol.ProtocolViolation as e:
-                raise _Stop("violation", str(e)) from None
-            left = deadline - time.monotonic()
-            if left <= 0 or not self._rpoll.poll(left * 1000):
-                raise _Stop("time")
-            chunk = os.read(self._rx, 1 << 20)
-            if not chunk:
-                raise _Stop("dead")
-            self._reader.feed(chunk)
-
     def _request(self, msg: dict, expect: tuple[str, ...], seconds: float = 30.0) -> dict:
         self._rid += 1
         deadline = time.monotonic() + seconds
-        self._send(dict(msg, id=self._rid), deadline)
-        return self._recv(deadline, expect, self._rid)
+        self._child.send(dict(msg, id=self._rid), deadline)
+        return self._child.recv(deadline, expect, self._rid)
 
-    def _why(self, stop: _Stop, limit: str = "") -> str:
+    def _why(self, stop: Stop, limit: str = "") -> str:
         if stop.kind == "violation":
             return f"it broke the pipe protocol: {stop.detail}; it was killed"
         if stop.kind == "dead":
-            try:
-                code = self._proc.wait(timeout=2) if self._proc else None
-            except subprocess.TimeoutExpired:
-                code = None
-            return f"the sandbox process died ({_describe_exit(code)})"
+            return f"the sandbox process died ({self._child.exit_description() if self._child else 'gone'})"
         return limit or f"no answer in time{': ' + stop.detail if stop.detail else ''}"
 
     # -- public API --------------------------------------------------------------------------
@@ -296,7 +216,7 @@ class Sandbox:
         if self._proc is not None:
             try:
                 self._request({"op": "set", "name": name, "value": value}, ("ok",))
-            except _Stop as stop:
+            except Stop as stop:
                 self._restart()
                 raise SandboxError(f"setting {name}: {self._why(stop)}") from None
 
@@ -308,7 +228,7 @@ class Sandbox:
         try:
             reply = self._request({"op": "get", "name": name, "as_json": as_json}, ("value",),
                                   self.limits.cell_seconds)
-        except _Stop as stop:
+        except Stop as stop:
             why = self._why(stop, f"rendering it ran past the {self.limits.cell_seconds:g}s cell limit")
             self._restart()
             raise SandboxError(f"reading {name}: {why}; the REPL was restarted") from None
@@ -324,16 +244,16 @@ class Sandbox:
         self._rid += 1
         rid = self._rid
         try:
-            self._send({"op": "exec", "id": rid, "code": code, "cap": self.limits.output_chars}, deadline)
+            self._child.send({"op": "exec", "id": rid, "code": code, "cap": self.limits.output_chars}, deadline)
             while True:
-                msg = self._recv(deadline, ("call", "done"), rid)
+                msg = self._child.recv(deadline, ("call", "done"), rid)
                 if msg["op"] == "done":
                     result.output, result.error, result.final = msg["output"], msg["error"], msg["final"]
                     break
                 self._answer_call(msg, result, deadline)
                 if time.monotonic() >= deadline:
-                    raise _Stop("time")
-        except _Stop as stop:
+                    raise Stop("time")
+        except Stop as stop:
             budget_out = self.deadline is not None and time.monotonic() >= self.deadline and self.deadline < cell_end
             limit = ("the run's time budget ran out while the cell ran; it was killed" if budget_out else
                      f"cell ran past its {self.limits.cell_seconds:g}s wall-time limit (bridged calls "
@@ -367,7 +287,7 @@ class Sandbox:
         result.calls.append(record)
         if self.on_call:
             self.on_call(record)
-        self._send(reply, deadline)
+        self._child.send(reply, deadline)
 
 
 def sandbox_mode(allow_weak: bool) -> str:
@@ -381,37 +301,3 @@ def sandbox_mode(allow_weak: bool) -> str:
         return f"refused: the kernel would not build the walls ({_KERNEL_MISSING}); {HOW_TO_ALLOW}"
     except SandboxError as e:
         return f"refused: {e}"
-
-
-def _remove_stale_scratch() -> None:
-    """Scratch dirs left by kb processes that died (weak mode only writes to the host)."""
-    for path in Path(tempfile.gettempdir()).glob("kb-scratch-*"):
-        m = re.match(r"kb-scratch-(\d+)-", path.name)
-        if not m or int(m.group(1)) == os.getpid():
-            continue
-        try:
-            os.kill(int(m.group(1)), 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except PermissionError:
-            pass
-
-
-@atexit.register
-def _close_all() -> None:
-    for sb in list(_LIVE):
-        sb._kill()
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running; killed"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = {"SIGXCPU": "CPU-time limit", "SIGKILL": "killed", "SIGSEGV": "crashed",
-                "SIGXFSZ": "file-size limit"}.get(name, "")
-        return f"{name}{', ' + hint if hint else ''}"
-    return f"exit code {code}"
