@@ -4,26 +4,39 @@ One child per agent run keeps its namespace between cells. The parent (the kb pr
 model and the vault; the child reaches them only through bridged functions (`llm_query`,
 `search`, `read`, ...) whose calls arrive here over the pipe and are answered here.
 
-What holds, and where (the child's side is in sandbox_child.py, sandbox_walls.py):
+What holds, and where (the child's side: sandbox_child.py, sandbox_walls.py, sandbox_pyguard.py;
+the process and the pipe as the parent sees them: sandbox_process.py, sandbox_protocol.py):
 - Kernel walls (the default): the child lives in its own user, mount, PID, network and IPC
   namespaces, in a root that holds only the standard library (read-only, noexec) and a
-  size-capped tmpfs scratch dir; it cannot create processes, exec, ptrace, signal anything but
-  itself, map executable memory, mount or unshare (seccomp). The vault, `$HOME`, /proc and the
-  kb process are not in its world; pages reach it only as data over the pipe.
+  size-capped tmpfs scratch dir; root becomes nobody, anyone else keeps no capabilities; it
+  cannot create processes or threads, exec, ptrace, signal anything but itself, leave its
+  process group, open sockets other than AF_UNIX, map executable memory, mount or unshare
+  (seccomp). The vault, `$HOME`, /proc, the network and the kb process are not in its world;
+  pages reach it only as data over the pipe. It dies with kb (PR_SET_PDEATHSIG) and its
+  process group is killed on every exit path; its scratch dies with its mount namespace.
 - The parent does not trust the pipe (sandbox_protocol.py): length-prefixed frames with a size
   cap, a strict schema per message, request ids; any violation ends the child and is reported
-  as a protocol violation. Only the parent's deadline ends a turn.
+  as a protocol violation. Model code can write to the pipe (it runs in the same process as
+  the REPL loop), so a forged `done` can end its own turn early with its own output, as FINAL
+  could; the real `done` that follows is a violation, and the child is replaced.
 - Limits: a cell's wall time counts time spent in bridged calls; the run's deadline (when given)
   is enforced while a cell runs; FINAL_VAR is rendered in the child under the cell limit and
   capped. The parent waits on the child at most until the deadline (plus the kill).
 - Where the kernel refuses namespaces or seccomp (some containers), starting a sandbox raises a
   SandboxError saying what is missing, unless weak mode is allowed (`[sandbox] allow_weak`):
   then a Python-level line (audit hook, import allow-list), rlimits, the drop to nobody for
-  root and seccomp where available are all there is, and Python code can reach around the
-  first of those.
+  root, a network namespace and seccomp where available are all there is: the host's files
+  are in reach of whatever the uid may read, and Python code can reach around the first line.
+  Its scratch is a host dir, removed by the parent, and by the next kb if the parent died.
 
 What it does NOT cover:
-- Interpreter or kernel bugs; CPU and memory are limited per child, not per cell.
+- Interpreter or kernel bugs; CPU and memory are limited per child, not per cell (the scratch
+  tmpfs is memory too, up to `scratch_mb`). The Python-level line is a second line only: frames,
+  the garbage collector and the real builtins lead around it (tests run the hostile suite with
+  it switched off to show the kernel walls alone hold).
+- The standard library is readable (imports need it); `uname` shows the kernel release.
+- The root of a rootless container, where nobody is not mapped, keeps uid 0 inside its own user
+  namespace (no capabilities) rather than becoming nobody.
 - Bridged functions run in the parent with the parent's rights: each tool validates its own
   arguments. A bridged call that is already running is not interrupted: the limit is applied
   when it returns, so a tool must bound its own time (llm_query checks the run budget first).
