@@ -168,7 +168,7 @@ def test_two_compiles_at_once_are_refused(tmp_path):
     assert len(report.compiled) == 5 and not (vault.state_dir / "compile.lock").exists()
 
 
-@pytest.mark.parametrize("kill_at", [1, 2, 3, 4, 6, 9, 13, 17, 22])
+@pytest.mark.parametrize("kill_at", [1, 2, 3, 4, 6, 9, 13, 17, 22, 26, 30])  # 31 writes: 30 is in the concept phase
 def test_sigkill_at_any_write_then_the_next_run_completes(tmp_path, kill_at):
     vault = new_vault(tmp_path)
     child = [sys.executable, str(ROOT / "tests" / "compile_child.py"), str(vault.root)]

@@ -126,6 +126,7 @@ class Compile:
         self._compiler = None
         self.gate = Gate()  # every model sentence this run wrote into a page, checked
         self._gates: dict[str, Gate] = {}  # per source page, as last written
+        self._retouch: set[str] = set()  # concepts whose folded names another one just claimed
         self._article_calls: list = []  # stats of the model calls that wrote articles
         self._articles = Articles(vault, self._engine_compiler if engine_factory else None,
                                   on_calls=self._article_calls.append)
@@ -265,22 +266,22 @@ class Compile:
         for a in (name, *aliases):  # a link by any name the sources use reaches the page
             if a.lower() not in {x.lower() for x in (reg["title"], *reg["aliases"])}:
                 reg["aliases"].append(a)
-        for a in folded:  # frontmatter aliases only: never matched against another source's text
-            self._fold(reg, a)
+        for a in folded:  # link-only names, never matched against another source's text
+            if a.lower() not in {x.lower() for x in (reg["title"], *reg["aliases"], *reg.get("folded", []))}:
+                reg.setdefault("folded", []).append(a)
+                self._retouch |= {k for k, o in self.manifest.concepts.items()  # now contested there
+                                  if o is not reg and a.lower() in {x.lower() for x in o.get("folded", [])}}
         return reg
 
-    def _fold(self, reg: dict, name: str) -> None:
-        """A folded name links to one page only: one that another concept uses too ('bacteria'
-        in three '... bacteria' phrases) is nobody's alias."""
-        low = name.lower()
-        if low in {x.lower() for x in (reg["title"], *reg["aliases"], *reg.get("folded", []))}:
-            return
+    def _aliases(self, key: str) -> list[str]:
+        """A concept page's aliases: its other names, and each folded name no other concept
+        claims ('bacteria' folded into three '... bacteria' phrases is nobody's alias)."""
+        reg = self.manifest.concepts[key]
+        claimed: dict[str, int] = {}
         for other in self.manifest.concepts.values():
-            if other is not reg and low in {x.lower() for x in (other["title"], *other["aliases"],
-                                                                 *other.get("folded", []))}:
-                other["folded"] = [x for x in other.get("folded", []) if x.lower() != low]
-                return
-        reg.setdefault("folded", []).append(name)
+            for x in {x.lower() for x in (other["title"], *other["aliases"], *other.get("folded", []))}:
+                claimed[x] = claimed.get(x, 0) + 1
+        return reg["aliases"] + [f for f in reg.get("folded", []) if claimed.get(f.lower()) == 1]
 
     def _finish_pending(self, docs: dict[str, tuple], report: Report) -> list[str]:
         """Relink the pending sources (a source is linked to every concept the wiki knows that it
@@ -351,7 +352,8 @@ class Compile:
             created=existing.meta.get("created") if existing else None, images=images)
         self._write(page, report)
         self._gates[rel] = gate
-        touched = set(contributed) | set(old.get("concepts", {})) | set(old.get("pending", []))
+        touched = set(contributed) | set(old.get("concepts", {})) | set(old.get("pending", [])) | self._retouch
+        self._retouch = set()
         st = self.vault.abspath(rel).stat()
         self.manifest.sources[rel] = {"hash": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                                       "title": doc.title, "page": page_path, "concepts": contributed,
@@ -419,8 +421,8 @@ class Compile:
         related = [(self.manifest.concepts[k]["page"], self.manifest.concepts[k]["title"])
                    for k, _ in sorted(co.items(), key=lambda kv: (-kv[1], kv[0]))[:6]]
         existing = self._existing(reg["page"])
-        page = pages.concept_page(reg["page"], title=reg["title"], aliases=reg["aliases"] + reg.get("folded", []),
-                                  claims=rows, related=related, created=existing.meta.get("created") if existing else None)
+        page = pages.concept_page(reg["page"], title=reg["title"], aliases=self._aliases(key), claims=rows,
+                                  related=related, created=existing.meta.get("created") if existing else None)
         feeds = [Feed(self.manifest.sources[raw]["page"], self.manifest.sources[raw].get("title") or raw,
                       claim.get("evidence") or [q for q in [claim.get("quote"), claim.get("claim")] if q][:1])
                  for raw, claim in claims]
