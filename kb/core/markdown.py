@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 from urllib.parse import unquote
 
@@ -44,13 +45,22 @@ def split_frontmatter(text: str, where: str = "page") -> tuple[dict, str]:
         raise PageError(f"{where}: invalid YAML frontmatter{line}") from None
     if not isinstance(meta, dict):
         raise PageError(f"{where}: frontmatter must be a YAML mapping, got {type(meta).__name__}")
+    meta = {k: v.isoformat() if isinstance(v, (date, datetime)) else v for k, v in meta.items()}
     body = text[close.end():]
     return meta, body[1:] if body.startswith("\n") else body.lstrip("\r\n")
+
+
+# Written as YAML dates (unquoted), so Obsidian's Properties and Dataview read them as dates; kb
+# itself reads every date back as its ISO string (split_frontmatter), so hashes never change.
+DATE_KEYS = ("created", "updated")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def join_frontmatter(meta: dict, body: str) -> str:
     if not meta:
         return body
+    meta = {k: date.fromisoformat(v) if k in DATE_KEYS and isinstance(v, str) and _ISO_DAY.match(v) else v
+            for k, v in meta.items()}
     dumped = yaml.dump(meta, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                        default_flow_style=False, width=1000)
     return f"---\n{dumped}---\n{body}"

@@ -15,7 +15,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.core import markdown
+from kb.core import markdown, obsidian
 from kb.core.errors import PageEditedError, PageError, VaultError
 from kb.core.links import Graph, LinkIndex, build_graph, nfc
 
@@ -27,13 +27,7 @@ HASH_KEY = "kb_hash"
 
 INDEX_MD = "---\ntitle: Index\n---\n# Index\n\nNothing compiled yet: add sources to `raw/` and run `kb compile`.\n"
 LOG_MD = "# Log\n\nAppend-only record of what kb did to this vault.\n"
-OBSIDIAN = {
-    # Keep kb's state out of Obsidian's file list and search, and write new links as kb does.
-    "app.json": {"userIgnoreFilters": [".kb/"], "newLinkFormat": "shortest",
-                 "useMarkdownLinks": False, "attachmentFolderPath": "raw/assets"},
-    "core-plugins.json": ["file-explorer", "global-search", "graph", "backlink", "outgoing-link",
-                          "tag-pane", "page-preview", "outline"],
-}
+OBSIDIAN = obsidian.SETTINGS  # .obsidian/ files, each written once: afterwards they are the person's
 
 
 def _temp_beside(path: Path) -> tuple[int, str]:
