@@ -202,3 +202,11 @@ def test_without_git_the_error_is_one_line(tmp_path):
                        text=True, env={"PATH": "", "HOME": str(tmp_path)})
     assert r.returncode == 1 and r.stderr.count("\n") == 1
     assert "git is not installed" in r.stderr and "[history] enabled = false" in r.stderr
+
+
+def test_each_watch_batch_is_one_commit(root):
+    lines = []
+    watcher = open_kb(root, CompileFake()).watcher(on_log=lines.append)
+    watcher.compile(["raw/hot.md"])
+    assert kb_commits(root) == ["compile: 1 new", "init: new vault"]
+    assert any(line.startswith("history: ") and "compile: 1 new" in line for line in lines)
