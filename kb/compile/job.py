@@ -25,6 +25,7 @@ from kb.core import concepts as C
 from kb.core import terms as T
 from kb.core.grounding import Gate, Source
 from kb.compile.articles import Articles, Feed, evidence_for, with_article
+from kb.compile.registry import Registry, names, source_terms
 from kb.core.errors import KbError, PageError
 from kb.core.extract import IMAGE_EXTS, MAX_SOURCE_MB, SourceError, extract, limit
 from kb.core.manifest import Manifest
@@ -126,7 +127,7 @@ class Compile:
         self._compiler = None
         self.gate = Gate()  # every model sentence this run wrote into a page, checked
         self._gates: dict[str, Gate] = {}  # per source page, as last written
-        self._retouch: set[str] = set()  # concepts whose folded names another one just claimed
+        self.registry = Registry(self.manifest.concepts, lambda title: self._unique_path("concept", title))
         self._article_calls: list = []  # stats of the model calls that wrote articles
         self._articles = Articles(vault, self._engine_compiler if engine_factory else None,
                                   on_calls=self._article_calls.append)
@@ -259,30 +260,6 @@ class Compile:
         atomic_write(cache, json.dumps(data, ensure_ascii=False))
         return data
 
-    def _register(self, key: str, name: str, aliases: list[str], folded: list[str] = ()) -> dict:
-        title = name[:1].upper() + name[1:]
-        reg = self.manifest.concepts.get(key) or self.manifest.concepts.setdefault(
-            key, {"title": title, "aliases": [], "page": self._unique_path("concept", title)})
-        for a in (name, *aliases):  # a link by any name the sources use reaches the page
-            if a.lower() not in {x.lower() for x in (reg["title"], *reg["aliases"])}:
-                reg["aliases"].append(a)
-        for a in folded:  # link-only names, never matched against another source's text
-            if a.lower() not in {x.lower() for x in (reg["title"], *reg["aliases"], *reg.get("folded", []))}:
-                reg.setdefault("folded", []).append(a)
-                self._retouch |= {k for k, o in self.manifest.concepts.items()  # now contested there
-                                  if o is not reg and a.lower() in {x.lower() for x in o.get("folded", [])}}
-        return reg
-
-    def _aliases(self, key: str) -> list[str]:
-        """A concept page's aliases: its other names, and each folded name no other concept
-        claims ('bacteria' folded into three '... bacteria' phrases is nobody's alias)."""
-        reg = self.manifest.concepts[key]
-        claimed: dict[str, int] = {}
-        for other in self.manifest.concepts.values():
-            for x in {x.lower() for x in (other["title"], *other["aliases"], *other.get("folded", []))}:
-                claimed[x] = claimed.get(x, 0) + 1
-        return reg["aliases"] + [f for f in reg.get("folded", []) if claimed.get(f.lower()) == 1]
-
     def _finish_pending(self, docs: dict[str, tuple], report: Report) -> list[str]:
         """Relink the pending sources (a source is linked to every concept the wiki knows that it
         clearly discusses, whichever source came first), write the concept pages they touch, and
@@ -316,14 +293,14 @@ class Compile:
         page_path = old.get("page") or self._unique_path("source", doc.title)
         gate = Gate()
         src = Source.of(doc.text)
-        folded = _folded(doc.text)
+        terms = source_terms(doc.text)
         contributed: dict[str, dict] = {}
         for c in data["concepts"]:  # the model's picks, with its claims
-            name, aliases, extra = _names(c["name"], folded)
-            key = self._concept_key(name, aliases)
+            name, aliases, extra = names(c["name"], terms)
+            key = self.registry.key(name, aliases)
             if not key or key in contributed:
                 continue
-            reg = self._register(key, name, aliases, extra)
+            reg = self.registry.register(key, name, aliases, extra)
             claim = gate.sentence(c["claim"], src, replace=False) or "" if c["claim"] else ""
             contributed[key] = {"claim": claim, "name": name,
                                 "quote": C.quote_for(reg["title"], reg["aliases"], doc.text),
@@ -333,7 +310,7 @@ class Compile:
             if len(contributed) >= self.settings.max_concepts + 3:
                 break
             if key not in contributed and C.mentions(name, aliases, doc.text) >= 2:
-                reg = self._register(key, name, aliases)
+                reg = self.registry.register(key, name, aliases)
                 contributed[key] = {"claim": "", "name": name,
                                     "quote": C.quote_for(reg["title"], reg["aliases"], doc.text),
                                     "evidence": evidence_for([reg["title"], *reg["aliases"]], src.sentences)}
@@ -352,8 +329,8 @@ class Compile:
             created=existing.meta.get("created") if existing else None, images=images)
         self._write(page, report)
         self._gates[rel] = gate
-        touched = set(contributed) | set(old.get("concepts", {})) | set(old.get("pending", [])) | self._retouch
-        self._retouch = set()
+        touched = set(contributed) | set(old.get("concepts", {})) | set(old.get("pending", [])) | self.registry.retouch
+        self.registry.retouch = set()
         st = self.vault.abspath(rel).stat()
         self.manifest.sources[rel] = {"hash": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                                       "title": doc.title, "page": page_path, "concepts": contributed,
@@ -385,21 +362,6 @@ class Compile:
         catalog.append_log(self.vault, "remove", entry.get("title") or rel)
 
     # -- concepts -----------------------------------------------------------------------------
-    def _concept_key(self, name: str, aliases: list[str]) -> str:
-        key = C.concept_key(name)
-        if key in self.manifest.concepts:
-            return key
-        roots = {T.root_key(n) for n in (name, *aliases)}
-        for k, reg in self.manifest.concepts.items():  # an inflection, alias or acronym of a known one
-            alias_keys = {C.concept_key(a) for a in reg["aliases"]}
-            if key in alias_keys or any(C.concept_key(a) == k for a in aliases):
-                return k
-            if roots & {T.root_key(n) for n in (reg["title"], *reg["aliases"])}:
-                return k
-            if name.isupper() and 2 <= len(name) <= 6 and C.acronym_of(reg["title"]) == name:
-                return k
-        return key
-
     def _write_concept(self, key: str, report: Report) -> None:
         reg = self.manifest.concepts.get(key)
         if reg is None:
@@ -421,7 +383,7 @@ class Compile:
         related = [(self.manifest.concepts[k]["page"], self.manifest.concepts[k]["title"])
                    for k, _ in sorted(co.items(), key=lambda kv: (-kv[1], kv[0]))[:6]]
         existing = self._existing(reg["page"])
-        page = pages.concept_page(reg["page"], title=reg["title"], aliases=self._aliases(key), claims=rows,
+        page = pages.concept_page(reg["page"], title=reg["title"], aliases=self.registry.aliases(key), claims=rows,
                                   related=related, created=existing.meta.get("created") if existing else None)
         feeds = [Feed(self.manifest.sources[raw]["page"], self.manifest.sources[raw].get("title") or raw,
                       claim.get("evidence") or [q for q in [claim.get("quote"), claim.get("claim")] if q][:1])
@@ -491,23 +453,6 @@ class Compile:
 
     def _save_fingerprint(self) -> None:
         atomic_write(self.vault.state_dir / "index.fingerprint", self._wiki_fingerprint())
-
-
-def _folded(text: str) -> dict[str, T.Term]:
-    """Lower-cased name -> the term of this source it belongs to (kb.core.terms)."""
-    return {n.lower(): t for t in T.select(C.candidates(text, limit=80), text)
-            for n in (t.name, *t.aliases, *t.folded)}
-
-
-def _names(picked: str, folded: dict[str, T.Term]) -> tuple[str, list[str], list[str]]:
-    """A model's pick -> (the name its page is filed under, aliases that name it in text, names
-    folded into it that only links use: 'starter' is this source's 'sourdough starter', not
-    every source's)."""
-    name, aliases = C.split_alias(picked)
-    term = folded.get(name.lower())
-    if term is None:
-        return name, aliases, []
-    return term.name, list(dict.fromkeys([*aliases, *term.aliases])), list(term.folded)
 
 
 def _lead(src: Source) -> str:
