@@ -29,7 +29,7 @@ NUM = re.compile(r"\d+(?:[.,:]\d+)*")
 META = set("""source document text note notes article author says say said describes describe
 discusses discuss explains explain mentions mention covers cover talks talk focuses focus highlights
 highlight provides provide presents present overview summary summarises summarizes main key point
-points topic topics also""".split())
+points topic topics also overall additionally furthermore moreover finally""".split())
 
 
 def _root(word: str) -> str:
@@ -81,16 +81,18 @@ def content_words(sentence: str) -> list[str]:
 
 def names(sentence: str) -> list[str]:
     """Tokens that name something: acronyms, capitalised words past the first, and an opening
-    word that is not a common word. (Numbers are checked on their own.)"""
+    word that is not everyday English ('Overall,' opens sentences; 'Kombucha' names). Numbers
+    are checked on their own."""
+    from kb.core.terms import common
     toks = TOKEN.findall(sentence)
     out = []
     for i, t in enumerate(toks):
-        if not t[:1].isalpha() or any(c.isdigit() for c in t):
+        if not t[:1].isalpha() or any(c.isdigit() for c in t) or t.lower() in STOP:
             continue
-        upper = sum(c.isupper() for c in t)
-        if upper >= 2 or (t[:1].isupper() and (i > 0 or t.lower() not in STOP and t.lower() not in META)):
-            if t.lower() not in STOP:
-                out.append(t.strip("'’.:"))
+        if sum(c.isupper() for c in t) >= 2:
+            out.append(t.strip("'’.:"))
+        elif t[:1].isupper() and (i > 0 or t.lower() not in META and not common(t.strip("'’.:,"))):
+            out.append(t.strip("'’.:"))
     return out
 
 
