@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kb.agents.sandbox import sandbox_mode
 from sandbox_payloads import ROWS
 
 HERE = Path(__file__).resolve().parent
@@ -43,6 +44,10 @@ RUNS = {
     "user": unprivileged(ATTACK),
     "user, kernel walls alone": unprivileged(ATTACK + ["--no-python-walls"]),
 }
+
+
+MODE = sandbox_mode(False)
+pytestmark = pytest.mark.skipif(not MODE.startswith("kernel"), reason=f"no kernel walls on this machine: {MODE}")
 
 
 @pytest.fixture(scope="module")

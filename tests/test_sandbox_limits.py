@@ -15,6 +15,9 @@ from kb.agents.sandbox import Limits, Sandbox, SandboxError, SandboxRefused, san
 from kb.tools.repl import ToolInfo
 
 
+KERNEL = pytest.mark.skipif(not sandbox_mode(False).startswith("kernel"), reason="no kernel walls on this machine")
+
+
 def slow_search(q, k=5):
     time.sleep(0.05)
     return [{"path": "a.md"}]
@@ -89,12 +92,14 @@ def test_frame_reader_takes_a_frame_in_small_pieces_without_copying_it_all_again
         protocol.parse(protocol.encode({"op": "ok", "id": True})[4:], ("ok",), 1)
 
 
+@KERNEL
 def test_the_cpu_limit_is_reported_as_the_cpu_limit():
     with Sandbox(limits=Limits(cell_seconds=10, cpu_seconds=1)) as sb:
         res = sb.run("while True:\n    pass")
     assert res.killed and "CPU-time limit" in res.killed
 
 
+@KERNEL
 def test_scratch_is_a_capped_tmpfs_inside_the_child():
     with Sandbox(limits=Limits(cell_seconds=5, scratch_mb=4)) as sb:
         res = sb.run("open('notes.txt', 'w').write('kept')\nprint(open('notes.txt').read())")
@@ -106,6 +111,7 @@ def test_scratch_is_a_capped_tmpfs_inside_the_child():
 
 def test_without_kernel_walls_model_code_is_refused_unless_allowed(monkeypatch):
     monkeypatch.setattr(sandbox_mod, "_KERNEL_MISSING", "unshare (unprivileged user namespaces): Operation not permitted")
+    monkeypatch.setattr(sandbox_mod, "_ALLOW_WEAK", False)
     with pytest.raises(SandboxError, match="refusing to run model code.*allow_weak = true"):
         Sandbox(limits=Limits(cell_seconds=5)).start()
     assert sandbox_mode(False).startswith("refused: ")
@@ -122,6 +128,7 @@ def test_without_kernel_walls_model_code_is_refused_unless_allowed(monkeypatch):
     assert sandbox_mode(True).startswith("weak, allowed by [sandbox] allow_weak")
 
 
+@KERNEL
 def test_kernel_mode_is_what_runs_here():
     assert sandbox_mode(False).startswith("kernel walls")
     with Sandbox(limits=Limits(cell_seconds=5, python_walls=False)) as sb:
