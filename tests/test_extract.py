@@ -96,3 +96,14 @@ def test_pdf_columns_read_in_order_tables_keep_cells_hyphens_join(root):
     assert "16.0" not in text and re.search(r"\|\s*1\s*\|\s*6\.0\s*\|", text)
     page = (root / "wiki" / "sources" / "Notes on lactic fermentation.md").read_text()
     assert "Raw file: [[raw/notes.pdf|notes.pdf]]" in page
+
+
+def test_xhtml_compiles_and_an_empty_page_is_one_line(root):
+    (root / "raw" / "x.html").write_text('<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/'
+                                         '1999/xhtml"><head><title>An XHTML page</title></head><body><p>Brine '
+                                         'keeps the cabbage crisp while lactic bacteria sour it.</p></body></html>')
+    (root / "raw" / "empty.html").write_text("<html><body><div></div></body></html>")
+    with ScriptedServer(CompileFake()) as server:
+        r = run_kb("compile", cwd=root, env=server.env, timeout=300)
+    assert "raw/empty.html: no readable text" in r.stdout and "Traceback" not in r.stderr
+    assert (root / "wiki" / "sources" / "An XHTML page.md").exists()

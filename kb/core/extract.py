@@ -58,9 +58,13 @@ def _html(text: str, path: Path, rel: str) -> Document:
     """The page's main content as markdown, by trafilatura: banners, navigation, sidebars and
     comments go; tables stay tables (a row's cells run together would turn `1 | 6.0` into `16.0`),
     lists keep their bullets, links their targets, code its fences, images their paths."""
+    import logging
+
     import lxml.etree
     import lxml.html
     import trafilatura
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)  # its warnings are not the user's business
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # XHTML: lxml refuses a str that declares an encoding
     try:
         tree = lxml.html.document_fromstring(text)
     except (lxml.etree.ParserError, ValueError) as e:
