@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from kb.core.concepts import STOP, sentences, singular
+from kb.core.sentences import split as split_sentences
 
 MIN_OVERLAP = 0.75  # share of a sentence's content words its source must contain
 MIN_REPLACE = 0.35  # a source sentence must share this much with the failed one to stand in for it
@@ -172,6 +173,5 @@ class Gate:
 
 
 def split(text: str) -> list[str]:
-    """A model paragraph's sentences (it writes prose, not markdown)."""
-    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])", " ".join(text.split()))
-    return [p for p in parts if p.strip()]
+    """A model paragraph's sentences (it writes prose, not markdown): kb's one splitter."""
+    return split_sentences(text)
