@@ -1,5 +1,5 @@
 """Where one sentence ends and the next begins: the one splitter behind concept quotes, figures,
-lint's number checks, page descriptions and slide bullets.
+the grounding gate, lint's number checks, page descriptions and slide bullets.
 
 A full stop ends a sentence when whitespace and a capital, a digit or an opening quote follow,
 unless it closes an abbreviation ('e.g.', 'et al.', 'Dr.'), an initial ('J. Smith') or a
