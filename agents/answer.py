@@ -135,7 +135,8 @@ def fit(docs: list[Doc], budget_chars: int, question: str, per_doc: int | None =
 
 
 def rlm_answer(engine: Engine, question: str, tools: Tools, *, budget=None, trace_dir: Path | None = None,
-               on_event: Callable[[Event], None] | None = None, limits=None) -> Answer:
+               on_event: Callable[[Event], None] | None = None, limits=None,
+               sub_engine: Engine | None = None) -> Answer:
     """The RLM loop over the corpus behind `tools`: the REPL holds the top hits, the pages and the
     sources; a seeded first cell reads the best hits and asks a sub-model; the answer cites the
     pages the text names and the ones the agent read."""
@@ -162,7 +163,8 @@ def rlm_answer(engine: Engine, question: str, tools: Tools, *, budget=None, trac
                '        answer = reply + " (" + h["path"] + ")"\n'
                '        break\n'
                'print("answer =", answer)')
-    rlm = RLM(engine, tools=tools.infos(), budget=budget or Budget(iterations=6, sub_calls=8),
+    rlm = RLM(engine, sub_engine=sub_engine, tools=tools.infos(),
+              budget=budget or Budget(iterations=6, sub_calls=8),
               limits=limits, trace_dir=trace_dir, on_event=on_event,
               system_prompt=(PROMPTS / "ask_rlm.md").read_text(encoding="utf-8"))
     result = rlm.run(f"Question: {question}\n(search words to try: {kw})", variables,

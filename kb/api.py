@@ -138,6 +138,15 @@ class Kb:
         """What a job is given: the model loads when (and if) the job first needs it."""
         return lambda: self.engine(job, role)
 
+    def _sub_engine_factory(self) -> Callable[[], object] | None:
+        """The model behind ask's llm_query, when `[ask] sub_model` names one other than the root's
+        (None: the root model answers its own sub-calls)."""
+        if self.engine_factory is not None or not self._from_config:
+            return None
+        if kbconfig.model_for(self.config, "ask", "sub_model") == kbconfig.model_for(self.config, "ask"):
+            return None
+        return self.engine_factory_for("ask", "sub_model")
+
     def sharing_one_engine(self) -> "Kb":
         """This Kb with each engine built once and every call made one at a time: for a front
         end whose workers run side by side (an ask during a compile waits its turn instead of
@@ -205,7 +214,8 @@ class Kb:
         """`on_event` gets the agent's trace events (kb.agents.trace) as the run goes."""
         from kb.ask.job import Ask
         from kb.recorded import Recorded, ask_file_back
-        job = Ask(self.vault, self.engine_factory_for("ask"), settings=self.ask_settings(), on_event=on_event)
+        job = Ask(self.vault, self.engine_factory_for("ask"), settings=self.ask_settings(), on_event=on_event,
+                  sub_engine_factory=self._sub_engine_factory())
         return Recorded(job, "file_back", ask_file_back(self.recorder, job))
 
     def watcher(self, *, debounce: float = 1.0, on_log: Callable[[str], None] | None = None,

@@ -147,6 +147,31 @@ def test_per_job_models_through_a_registered_backend(kb, tmp_path):
         engines.register("fake", old)
 
 
+def test_ask_sub_model_answers_the_sub_calls(kb):
+    """`[ask] sub_model` reaches the RLM loop: llm_query goes to that model, the code to the root."""
+    with scripted([SUMMARY, ANALYSIS]):
+        kb.compile().run()
+    assert kb.ask().sub_engine_factory is None  # unset: the root model answers its own sub-calls
+    built = {}
+
+    def factory(cfg, models_dir):
+        name = cfg.model["name"]
+        reply = "FINAL_VAR(answer)" if name != "sub.gguf" else "A hot pile reaches 55 to 65 degrees Celsius."
+        built[name] = FakeEngine([reply] * 8)
+        return built[name]
+
+    old = engines.register("fake", factory)
+    try:
+        text = kb.vault.config_path.read_text() + '\n[ask]\nsub_model = "sub.gguf"\n'
+        kb.vault.config_path.write_text(text)
+        ans = Kb.open(kb.vault.root, env={}).ask().answer("How hot does a compost pile get?")
+    finally:
+        engines.register("fake", old)
+    root = built.pop(config.defaults()["model"]["name"])
+    assert set(built) == {"sub.gguf"} and built["sub.gguf"].calls and "65 degrees" in ans.text
+    assert all(c["messages"][0]["role"] == "system" for c in root.calls)  # the root only writes code
+
+
 def test_the_fake_cannot_be_chosen_in_config_and_unknown_names_are_one_line_errors(kb):
     with pytest.raises(ConfigError, match="the fake engine is for tests"):
         kb.engine()

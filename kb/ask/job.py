@@ -50,9 +50,11 @@ class Ask:
     vault is reported (corpus()) before a model is read into memory."""
 
     def __init__(self, vault: Vault, engine_factory: Callable[[], object] | None, *,
-                 settings: AskSettings | None = None, on_event: Callable[[Event], None] | None = None):
+                 settings: AskSettings | None = None, on_event: Callable[[Event], None] | None = None,
+                 sub_engine_factory: Callable[[], object] | None = None):
         self.vault = vault
         self.engine_factory = engine_factory
+        self.sub_engine_factory = sub_engine_factory  # the model behind llm_query; None: the root's
         self._engine = None
         self.settings = settings or AskSettings()
         self.on_event = on_event
@@ -151,8 +153,9 @@ class Ask:
         return ans
 
     def _rlm(self, question: str, c: Corpus) -> Answer:
+        sub = self.sub_engine_factory() if self.sub_engine_factory else None
         return rlm_answer(self.engine, question, Tools(c, self.search), trace_dir=self.trace_dir,
-                          on_event=self.on_event)
+                          on_event=self.on_event, sub_engine=sub)
 
     # -- output ------------------------------------------------------------------------------
     def render(self, question: str, ans: Answer, fmt: str, path: str, png: Path | None = None,
