@@ -1,6 +1,9 @@
 """Limits that hold, a pipe the parent does not trust, and the refusal where kernel walls are missing."""
 
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -13,6 +16,7 @@ from kb.agents.fake_engine import FakeEngine
 from kb.agents.rlm import RLM, Budget
 from kb.agents.sandbox import Limits, Sandbox, SandboxError, SandboxRefused, sandbox_mode
 from kb.tools.repl import ToolInfo
+from conftest import run_kb
 
 
 KERNEL = pytest.mark.skipif(not sandbox_mode(False).startswith("kernel"), reason="no kernel walls on this machine")
@@ -136,3 +140,18 @@ def test_kernel_mode_is_what_runs_here():
         pid, uid, _ = res.output.split(" ", 2)
         assert pid == "1" and uid in ("65534", "1000") and "'etc'" not in res.output
         assert os.getpid() != 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare to take the walls away")
+def test_kb_status_names_what_is_missing_in_one_line(tmp_path):
+    """In a user namespace where kb's uid is unmapped the kernel refuses nested namespaces, as in
+    some containers: status says so in one line, and the config switch turns it into weak mode."""
+    assert run_kb("init", tmp_path).returncode == 0
+    cmd = ["unshare", "-U", "--", sys.executable, "-m", "kb.cli", "status"]
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60).stdout
+    line = next(l for l in out.splitlines() if l.startswith("sandbox"))
+    assert "refused" in line and "allow_weak = true" in line and "user namespaces" in line
+    config = tmp_path / ".kb/config.toml"
+    config.write_text(config.read_text().replace("# allow_weak = false", "allow_weak = true"))
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60).stdout
+    assert "sandbox   weak, allowed by [sandbox] allow_weak" in out
