@@ -155,3 +155,16 @@ def test_kb_status_names_what_is_missing_in_one_line(tmp_path):
     config.write_text(config.read_text().replace("# allow_weak = false", "allow_weak = true"))
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60).stdout
     assert "sandbox   weak, allowed by [sandbox] allow_weak" in out
+
+
+@pytest.mark.parametrize("cell", [
+    "print.__self__.__import__('os').kill({parent}, 9)",
+    "import sys\nO = print.__self__.__import__('os')\nO.write(int(sys.argv[5]), b'\\x00\\x00\\x00\\x0f{{\"op\": \"done\"}}')",
+    "while True:\n    pass",
+])
+def test_the_loop_carries_on_after_a_hostile_cell(cell):
+    events = []
+    rlm = RLM(FakeEngine([f"```repl\n{cell.format(parent=os.getpid())}\n```", "FINAL(done)"]),
+              on_event=events.append, budget=Budget(iterations=3), limits=Limits(cell_seconds=1))
+    result = rlm.run("attack", {"context": "data"})
+    assert result.status == "final" and result.answer == "done"
