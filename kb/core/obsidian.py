@@ -21,6 +21,7 @@ Each key is one Obsidian reads from a vault's config folder:
 from __future__ import annotations
 
 HOME_NOTE = "index"  # index.md, as Obsidian names notes in links and settings
+TEXT_PROPERTIES = ("title", "type", "description", "raw", "raw_hash", "kb_hash")
 
 SETTINGS: dict[str, object] = {
     "app.json": {"userIgnoreFilters": [".kb/"], "useMarkdownLinks": False, "newLinkFormat": "absolute",
@@ -30,8 +31,7 @@ SETTINGS: dict[str, object] = {
                                             "outgoing-link", "tag-pane", "properties", "page-preview", "outline",
                                             "command-palette")},
     "types.json": {"types": {"aliases": "aliases", "tags": "tags", "sources": "multitext", "created": "date",
-                             "updated": "date", "title": "text", "type": "text", "description": "text",
-                             "raw": "text", "raw_hash": "text", "kb_hash": "text"}},
+                             "updated": "date", **dict.fromkeys(TEXT_PROPERTIES, "text")}},
     "plugins/homepage/data.json": {"version": 4, "separateMobile": False, "homepages": {"Main Homepage": {
         "value": HOME_NOTE, "kind": "File", "openOnStartup": True, "openMode": "Replace all open notes",
         "manualOpenMode": "Keep open notes", "view": "Default view", "revertView": True,
