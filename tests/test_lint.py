@@ -82,8 +82,11 @@ def keys(findings) -> set[tuple[str, str]]:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
+    """The vault's files, less what lint may write: its report, the log, kb's state and the history
+    (the report is committed; a vault made without `kb init` gets its repository then)."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".kb" not in p.parts and "reports" not in p.parts and p.name != "log.md"}
+            if p.is_file() and ".kb" not in p.parts and "reports" not in p.parts and p.name != "log.md"
+            and ".git" not in p.parts and p.name != ".gitignore"}
 
 
 def test_seeded_vault_each_problem_found_and_nothing_else(tmp_path):
