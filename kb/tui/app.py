@@ -254,9 +254,8 @@ class KbApp(App):
 
     @work(exclusive=True, group="reindex", thread=True, exit_on_error=False)
     def run_reindex(self) -> None:
-        from kb.tools.search import SearchIndex
         self.call_from_thread(self._progress, 0, 1, "reindex: building")
-        stats = SearchIndex(self.vault).rebuild()
+        stats = self.kb.reindex()
         self.call_from_thread(self._job_log, f"reindex: {stats}")
         self.call_from_thread(self._progress, 1, 1, "reindex done")
 
