@@ -59,8 +59,8 @@ def init(path: str | Path, env: dict | None = None, *, history: bool = True) -> 
         h = History(vault.root)
         if h.gitexe is None:
             raise HistoryError(f"vault ready at {vault.root}, but without history: {NO_GIT}")
-        new_repo = not h.exists
-        h.start("init: new vault" if new_repo else "init: kb's files", "init")
+        new_repo, new_vault = not h.exists, ".kb/config.toml" in created
+        h.start("init: new vault" if new_repo and new_vault else "init: kb's files", "init")
         if new_repo:
             created.append(".git/")
     return vault, created
@@ -277,9 +277,9 @@ class Kb:
     def undo(self, ref: str | None = None) -> tuple:
         """Revert kb's last write not yet undone (or `ref`) as a new commit: (undone, new). The
         search index follows the files; the manifest is in the commit, so compile does too."""
-        from kb.recorded import _lock
+        from kb.recorded import vault_lock
         h = self._history()
-        with _lock(h.root):
+        with vault_lock(h.root):
             done, new = h.undo(ref)
         from kb.tools.search import SearchIndex
         index = SearchIndex(self.vault)

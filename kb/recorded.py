@@ -23,7 +23,7 @@ _LOCKS: dict[Path, threading.Lock] = {}  # one recorded write at a time per vaul
 _LOCKS_GUARD = threading.Lock()
 
 
-def _lock(root: Path) -> threading.Lock:
+def vault_lock(root: Path) -> threading.Lock:
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(root, threading.Lock())
 
@@ -41,7 +41,7 @@ class Recorder:
         h = self.history
         if h is None:
             return run()
-        with _lock(h.root):
+        with vault_lock(h.root):
             started = h.start()
             if started:
                 self.commits.append(started)
