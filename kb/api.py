@@ -13,6 +13,7 @@ ask it for jobs, run them and show the results:
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,8 +92,9 @@ class Kb:
     def open(cls, where: str | Path | None = None, *, env: dict | None = None, model: str | None = None,
              engine: str | None = None) -> "Kb":
         """The vault at `where` (else $KB_VAULT, else found upwards from the current directory).
-        Its config is read on first use, so commands that need none work with a broken one."""
-        env = {} if env is None else env
+        `env` (default: the process's) overrides config as the KB_* variables do for the CLI. The
+        config is read on first use, so commands that need none work with a broken one."""
+        env = dict(os.environ) if env is None else env
         where = where or env.get("KB_VAULT")
         vault = Vault.open(where) if where else Vault.find(Path.cwd())
         overrides = {("model", "name"): model, ("model", "engine"): engine}
