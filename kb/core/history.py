@@ -98,7 +98,9 @@ class History:
             new.append(".gitignore")
         if not new:
             return None
-        return self._commit(sorted(new), subject, [], job, [])
+        listed = [f"- {p}" for p in sorted(new)[:20]] + ([f"- and {len(new) - 20} more"] if len(new) > 20 else [])
+        return self._commit(sorted(new), subject, ["kb's files as they were, so that an undo has a before:",
+                                                   *listed], job, [])
 
     # -- recording a job --------------------------------------------------------------------
     def dirty(self) -> Before:
