@@ -73,8 +73,14 @@ def cmd_status(ctx: Context) -> int:
     m = ctx.kb.model_info()
     from kb.status import sandbox_walls
     walls = sandbox_walls(ctx.kb.config["sandbox"]["allow_weak"])
+    try:
+        last = ctx.kb.history(1)
+        history = f"on; last: {last[0].short} {last[0].subject}" if last else "on; no kb commits yet"
+    except KbError as e:  # off, no git, or no repository yet: the reason is the state
+        history = str(e)
     if ctx.args.json:
-        out(json.dumps(dict(st.as_dict(), model=m.name, engine=m.engine, model_state=m.where, sandbox=walls)))
+        out(json.dumps(dict(st.as_dict(), model=m.name, engine=m.engine, model_state=m.where, sandbox=walls,
+                            history=history)))
         return 0
     out(f"vault     {st.vault}")
     out(f"sources   {st.sources} in raw/")
@@ -83,6 +89,7 @@ def cmd_status(ctx: Context) -> int:
     out(f"links     {st.links} ({st.broken_links} broken)")
     out(f"model     {m.name} via {m.engine} ({m.where})")
     out(f"sandbox   {walls}")
+    out(f"history   {history}")
     return 0
 
 
