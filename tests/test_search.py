@@ -78,6 +78,69 @@ def test_compile_keeps_an_existing_index_in_step(tmp_path):
     assert "wiki/sources/Alpha.md" not in [h.path for h in SearchIndex(vault).search("Zorblax", 5)]
 
 
+def _whoosh_results(index, query, k):
+    """The same query ranked and highlighted by whoosh's own matcher and highlighter, every
+    document scored (whoosh's pruning drops exhausted terms from the coordination count as it
+    walks, so its scores depended on where a document sat in the index)."""
+    from whoosh import collectors, highlight
+    from kb.tools import ranking
+    from kb.tools.search import _earliest_first, _plain
+    warm = ranking.warm(index.dir)
+    collector = collectors.TopCollector(limit=k, usequality=False, replace=0)
+    warm.searcher.search_with_collector(warm.parser.parse(_plain(query)), collector)
+    results = collector.results()
+    results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
+    results.formatter = highlight.HtmlFormatter(tagname="b", classname="", termclass="")
+    results.scorer = _earliest_first
+    return results
+
+
+def test_ranking_and_snippets_match_whoosh_on_real_pages(vault):
+    from kb.tools import snippets
+    for p in sorted((CORPUS / "ml-blog").glob("*.md"))[:8]:
+        write(vault.root, f"wiki/sources/{p.stem}.md", p.read_text())
+    index = SearchIndex(vault)
+    index.sync()
+    queries = ["Muon optimizer for linear layers", "mixture of experts router load balancing",
+               "attention compression next token", "the byte latent model", "MoE", "what was it"]
+    for q in queries:
+        ours = index.search(q, 5)
+        theirs = _whoosh_results(index, q, 5)
+        assert [h.path for h in ours] == [r["path"] for r in theirs], q
+        assert [h.score for h in ours] == [round(r.score, 3) for r in theirs], q
+        assert ours and all(snippets.highlight(r, "body", 2) == r.highlights("body", top=2) for r in theirs), q
+
+
+def test_one_warm_searcher_per_index_generation(vault):
+    from kb.tools import ranking
+    index = SearchIndex(vault)
+    index.sync()
+    index.search("optimizer", 3)
+    warm = ranking.warm(index.dir)
+    assert SearchIndex(vault).search("router", 3) and ranking.warm(index.dir) is warm  # reused
+    assert index.sync()["updated"] == 0 and ranking.warm(index.dir) is warm  # no-op: no new generation
+    p = vault.root / "wiki/concepts/Muon.md"
+    p.write_text(p.read_text() + "\nSee also zymurgy.\n")
+    index.sync()
+    assert index.search("zymurgy", 1)[0].path == "wiki/concepts/Muon.md"
+    assert ranking.warm(index.dir) is not warm
+    index.rebuild()
+    assert index.search("zymurgy", 1)[0].path == "wiki/concepts/Muon.md"
+
+
+def test_an_index_written_by_an_older_schema_is_rebuilt(vault):
+    from whoosh import index as windex
+    from whoosh.fields import ID, TEXT, Schema
+    old = vault.state_dir / "search"
+    old.mkdir(parents=True)
+    w = windex.create_in(str(old), Schema(path=ID(unique=True, stored=True), body=TEXT(stored=True))).writer()
+    w.add_document(path="wiki/concepts/Muon.md", body="stale")
+    w.commit()
+    index = SearchIndex(vault)
+    assert index.sync(["wiki/concepts/Muon.md"])["documents"] == 4  # not just the path asked for
+    assert index.search("MoE", 1)[0].title == "Mixture of Experts"
+
+
 @pytest.mark.model
 def test_recall_at_5_on_qa_dev(mlblog_vault):
     from kb.core.manifest import Manifest

@@ -4,12 +4,14 @@ The markdown files are the truth and the index is derived from them: `sync` comp
 file's size and mtime with what the index recorded and re-indexes only what changed (an edit
 costs one document, not a rebuild); `rebuild` starts over. BM25F ranks with field boosts (title
 and aliases over headings over body), and a stemming analyzer matches "experts" to "expert". The
-same `search()` serves `kb search`, the agent's `search(q, k)` and the RAG baseline.
+same `search()` serves `kb search`, the agent's `search(q, k)` and the RAG baseline; it ranks
+through `ranking.py`, which keeps one searcher per index generation warm in the process.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import asdict, dataclass
@@ -18,6 +20,7 @@ from pathlib import Path
 from kb.core import markdown
 from kb.core.errors import KbError, PageError
 from kb.core.vault import Vault, atomic_write
+from kb.tools import ranking, snippets
 
 INDEX_DIR = "search"
 MAX_BODY = 200_000  # characters of one document that are indexed
@@ -36,16 +39,33 @@ class Hit:
 
 
 def _schema():
+    """No positions (`phrase=False`): queries are prose with the quotes taken out, so there is no
+    phrase to match, and highlighting re-reads the stored body. Positions made the index half
+    again as large, its build twice as slow and a common term's postings 7x slower to read."""
     from whoosh.analysis import StemmingAnalyzer
     from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
     stem = StemmingAnalyzer()
     return Schema(path=ID(unique=True, stored=True), kind=ID(stored=True),
-                  title=TEXT(analyzer=stem, stored=True, field_boost=4.0),
-                  aliases=TEXT(analyzer=stem, field_boost=3.0),
-                  headings=TEXT(analyzer=stem, field_boost=2.0),
+                  title=TEXT(analyzer=stem, stored=True, field_boost=4.0, phrase=False),
+                  aliases=TEXT(analyzer=stem, field_boost=3.0, phrase=False),
+                  headings=TEXT(analyzer=stem, field_boost=2.0, phrase=False),
                   tags=KEYWORD(lowercase=True, commas=True, field_boost=1.5),
-                  body=TEXT(analyzer=stem, stored=True),
-                  source_text=TEXT(analyzer=stem, field_boost=0.6), stamp=STORED())
+                  body=TEXT(analyzer=stem, stored=True, phrase=False),
+                  source_text=TEXT(analyzer=stem, field_boost=0.6, phrase=False), stamp=STORED())
+
+
+def _layout(schema) -> dict:
+    return {name: type(field.format).__name__ for name, field in schema.items()}
+
+
+_LAYOUT: dict = {}
+
+
+def _current(schema) -> bool:
+    """Whether an index on disk was written with this schema (an older kb's is rebuilt)."""
+    if not _LAYOUT:
+        _LAYOUT.update(_layout(_schema()))
+    return _layout(schema) == _LAYOUT
 
 
 def _kind(path: str) -> str:
@@ -68,11 +88,17 @@ class SearchIndex:
         return self.dir.is_dir() and index.exists_in(str(self.dir))
 
     def _open(self):
+        """The index and whether it was just created (then nothing in it can be trusted)."""
         from whoosh import index
-        if not self.exists:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            return index.create_in(str(self.dir), _schema())
-        return index.open_dir(str(self.dir))
+        if self.exists:
+            ix = index.open_dir(str(self.dir))
+            if _current(ix.schema):
+                return ix, False
+            ix.close()
+            ranking.forget(self.dir)
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return index.create_in(str(self.dir), _schema()), True
 
     def documents(self) -> list[str]:
         """What is searchable: wiki pages, other notes, and raw sources that extract to text."""
@@ -83,7 +109,9 @@ class SearchIndex:
                 and (p.lower().endswith(".md") or (p.startswith("raw/") and Path(p).suffix.lower() in TEXT_KINDS))]
 
     def _stamp(self, rel: str) -> str:
-        st = self.vault.abspath(rel).stat()
+        # documents() listed these paths inside the vault: a plain stat, not abspath's resolve()
+        # (which was 80% of a sync at 10,000 pages); reading a changed file still goes through it
+        st = os.stat(os.path.join(self.vault.root, self.vault.on_disk(rel)))
         return f"{st.st_size}:{st.st_mtime_ns}"
 
     def _fields(self, rel: str) -> dict | None:
@@ -126,69 +154,76 @@ class SearchIndex:
 
     def sync(self, paths: list[str] | None = None) -> dict:
         """Bring the index up to date: (re)index changed files, drop vanished ones. With `paths`,
-        look only at those (what compile just wrote)."""
-        ix = self._open()
+        look only at those (what compile just wrote). Nothing changed, nothing written: a new
+        index generation would make every warm searcher reopen."""
+        ix, fresh = self._open()
+        if fresh:
+            paths = None  # a new index is filled from the whole vault, whatever was asked
         stamps = self._load_stamps()
         current = set(self.documents())
         candidates = set(paths) if paths is not None else current | set(stamps)
-        added = updated = removed = 0
-        writer = ix.writer()
-        try:
-            for rel in sorted(candidates):
-                if rel not in current:
-                    if rel in stamps:
-                        writer.delete_by_term("path", rel)
-                        del stamps[rel]
-                        removed += 1
-                    continue
-                stamp = self._stamp(rel)
-                if stamps.get(rel) == stamp:
-                    continue
-                fields = self._fields(rel)
-                if fields is None:
-                    continue
-                writer.update_document(stamp=stamp, **fields)
-                updated += rel in stamps
-                added += rel not in stamps
-                stamps[rel] = stamp
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
-        atomic_write(self.stamps_path, json.dumps(stamps))
-        return {"added": added, "updated": updated, "removed": removed, "documents": len(stamps)}
+        gone = sorted(rel for rel in candidates if rel not in current and rel in stamps)
+        changed = [(rel, stamp) for rel in sorted(candidates & current)
+                   if stamps.get(rel) != (stamp := self._stamp(rel))]
+        added = updated = 0
+        if gone or changed or fresh:
+            writer = ix.writer()
+            try:
+                for rel in gone:
+                    writer.delete_by_term("path", rel)
+                    del stamps[rel]
+                for rel, stamp in changed:
+                    fields = self._fields(rel)
+                    if fields is None:
+                        continue
+                    (writer.update_document if rel in stamps else writer.add_document)(stamp=stamp, **fields)
+                    updated += rel in stamps
+                    added += rel not in stamps
+                    stamps[rel] = stamp
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+            atomic_write(self.stamps_path, json.dumps(stamps))
+        return {"added": added, "updated": updated, "removed": len(gone), "documents": len(stamps)}
 
     def rebuild(self) -> dict:
+        ranking.forget(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
         return self.sync()
 
     def search(self, query: str, k: int = 10, kinds: tuple[str, ...] | None = None) -> list[Hit]:
         if not query or not query.strip():
             raise KbError("empty search query")
-        if not self.exists:
+        from whoosh import highlight
+        warm = ranking.warm(self.dir) if self.exists else None
+        if warm is None or not _current(warm.schema):
             self.sync()
-        from whoosh import highlight, qparser, scoring
-        ix = self._open()
-        parser = qparser.MultifieldParser(["title", "aliases", "headings", "body", "tags", "source_text"], ix.schema,
-                                          group=qparser.OrGroup.factory(0.9))
-        parser.remove_plugin_class(qparser.WildcardPlugin)  # user text, not query syntax
-        parser.remove_plugin_class(qparser.FieldsPlugin)
-        q = parser.parse(_plain(query))
-        with ix.searcher(weighting=scoring.BM25F()) as s:
-            results = s.search(q, limit=None if kinds else k)
+            warm = ranking.warm(self.dir)
+        with warm.lock:
+            results = warm.search(_plain(query), k, kinds)
             results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
             results.formatter = highlight.HtmlFormatter(tagname="b", classname="", termclass="")
+            results.scorer = _earliest_first
             out = []
             for r in results:
                 if kinds and r["kind"] not in kinds:
                     continue
-                snippet = r.highlights("body", top=2) or r["body"][:160]
+                snippet = snippets.highlight(r, "body", top=2) or r["body"][:160]
                 snippet = _readable(snippet)
                 out.append(Hit(r["path"], r["title"], r["kind"], round(r.score, 3),
                                " ".join(snippet.split())))
                 if len(out) >= k:
                     break
             return out
+
+
+def _earliest_first(fragment) -> float:
+    """whoosh's fragment score, ties to the earlier fragment: whoosh breaks them by the
+    fragments' memory addresses, so the same search could show a different snippet each run.
+    Scores are sums of whole boosts, so the fraction (under 0.1) only ever orders equals."""
+    from whoosh.highlight import BasicFragmentScorer
+    return BasicFragmentScorer()(fragment) + 0.1 * (1 - fragment.startchar / (len(fragment.text) + 1))
 
 
 def _readable(snippet: str) -> str:
