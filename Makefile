@@ -17,7 +17,7 @@ DEMO_MODEL ?= qwen2.5-coder-0.5b
 TEST_MODEL := smollm2-135m
 PYTEST_ARGS ?=
 
-.PHONY: install demo test models bench clean marp
+.PHONY: install demo test test-all models bench clean marp
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,13 @@ demo: install
 	$(KB) --vault vault --model $(DEMO_MODEL) compile
 	$(KB) --vault vault status
 
+# The fast suite and a real-model smoke test with the small model (tests/test_smoke_model.py);
+# `make test-all` adds the long real-model runs marked `slow` (and the default model they need).
 test: install
+	$(KB) models fetch $(TEST_MODEL)
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-all: install
 	$(KB) models fetch $(TEST_MODEL) $(DEMO_MODEL)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 

@@ -130,6 +130,7 @@ def marp_cli() -> Path:
 
 
 @pytest.mark.model
+@pytest.mark.slow
 def test_marp_deck_renders_with_marp_cli(vault, tmp_path, small_model):
     deck = tmp_path / "deck.md"
     r = run_kb("ask", "--mode", "rag", "--format", "marp", "--out", deck, "What does a sourdough starter contain?",

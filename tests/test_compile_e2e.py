@@ -18,6 +18,7 @@ def compiled(mlblog_vault):
 
 
 @pytest.mark.model
+@pytest.mark.slow
 def test_every_post_gets_a_source_page_and_shared_concepts_link_their_sources(compiled):
     root, _, report = compiled
     vault = Vault.open(root)
@@ -39,6 +40,7 @@ def test_every_post_gets_a_source_page_and_shared_concepts_link_their_sources(co
 
 
 @pytest.mark.model
+@pytest.mark.slow
 def test_recompile_is_free_and_an_edit_recompiles_only_what_it_touches(compiled):
     root, env, _ = compiled
     r = json.loads(run_kb("compile", "--json", cwd=root, env=env).stdout)

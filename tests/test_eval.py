@@ -39,6 +39,7 @@ def test_bad_question_files(tmp_path):
 
 
 @pytest.mark.model
+@pytest.mark.slow
 def test_eval_runs_all_modes_with_the_small_model(mlblog_vault):
     root, env, _ = mlblog_vault
     r = run_kb("eval", CORPUS / "qa-dev.jsonl", "--mode", "rlm,rag,stuff", "--limit", "3", "--json",

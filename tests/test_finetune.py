@@ -23,6 +23,7 @@ def test_without_torch_finetune_says_how_to_install_in_one_line(tmp_path):
 
 
 @pytest.mark.model
+@pytest.mark.slow
 def test_finetune_data_train_export_and_closed_book_eval(mlblog_vault, tmp_path):
     import datasets
     src, env, _ = mlblog_vault

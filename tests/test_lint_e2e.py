@@ -10,7 +10,7 @@ import pytest
 from kb.core import models
 from conftest import run_kb
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 def seed_contradiction(root):

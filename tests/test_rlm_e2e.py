@@ -10,6 +10,7 @@ from conftest import CORPUS, run_kb
 
 
 @pytest.mark.model
+@pytest.mark.slow
 def test_small_model_runs_the_loop_within_budget(tmp_path, small_model):
     from kb.agents.llama_engine import LlamaEngine
     assert run_kb("init", tmp_path / "v").returncode == 0

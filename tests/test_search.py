@@ -142,6 +142,7 @@ def test_an_index_written_by_an_older_schema_is_rebuilt(vault):
 
 
 @pytest.mark.model
+@pytest.mark.slow
 def test_recall_at_5_on_qa_dev(mlblog_vault):
     from kb.core.manifest import Manifest
     root, env, _ = mlblog_vault
