@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from kb.core import events
-from kb.core.errors import KbError
+from kb.core.errors import KbError, PageError
 from kb.core.extract import IMAGE_EXTS
 from kb.core.links import nfc
 from kb.core.vault import Vault, atomic_write
@@ -95,7 +95,17 @@ class Watcher:
             return None
 
     def _save(self) -> None:
-        atomic_write(self._queue_file, json.dumps({"pending": self.pending}) + "\n")
+        """Called from watchdog's thread as well as the loop's: a compile starting in the loop
+        sweeps `.kb/` for temp files a killed run left, and can take this one mid-write; the
+        queue is written whole each time, so writing it again is the repair (a lasting failure,
+        a read-only folder, still raises on the third try)."""
+        for attempt in range(3):
+            try:
+                atomic_write(self._queue_file, json.dumps({"pending": self.pending}) + "\n")
+                return
+            except (OSError, PageError):
+                if attempt == 2:
+                    raise
 
     def _load(self) -> list[str]:
         try:
