@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 
+from rich.markup import escape
 from textual.containers import Vertical
 from textual.widgets import Label, ListItem, ListView, Markdown, RichLog, Static, Tree
 
-from kb.agents.trace import Code, End, Event, Llm, Output, Start, SubCall
+from kb.agents.trace import Choice, Code, End, Event, Evidence, Llm, Output, Start, SubCall
 from kb.core.links import nfc
 
 GROUPS = (("Raw sources", "raw/"), ("Sources", "wiki/sources/"), ("Concepts", "wiki/concepts/"),
@@ -77,16 +78,24 @@ class TraceView(RichLog):
         elif isinstance(e, Llm):
             self.write(f"[cyan]model[/cyan] step {e.iteration}: {e.prompt_tokens} + "
                        f"{e.completion_tokens} tokens, {e.seconds} s")
+        elif isinstance(e, Choice):
+            args = "; ".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in e.arguments.items() if v)
+            self.write(f"[b]choice[/b] {e.action} ({escape(args)})" + (f" [dim]{escape(e.error)}[/dim]" if e.error else ""))
         elif isinstance(e, Code):
-            self.write(f"[yellow]cell {e.iteration}.{e.cell}[/yellow]" + (" (seeded)" if e.seeded else ""))
+            self.write(f"[yellow]cell {e.iteration}.{e.cell}[/yellow]" + (" (written by kb)" if e.seeded else ""))
             for line in str(e.code).splitlines()[:30]:
-                self.write("  " + line)
+                self.write("  " + escape(line))
         elif isinstance(e, Output):
             out = (str(e.output) + str(e.error or "")).strip()
-            self.write(f"[green]output[/green] ({e.seconds} s): " + out[:400].replace("\n", " | "))
+            self.write(f"[green]output[/green] ({e.seconds} s): " + escape(out[:400].replace("\n", " | ")))
         elif isinstance(e, SubCall):
-            self.write(f"[magenta]llm_query[/magenta] {e.prompt_tokens} + {e.completion_tokens} tokens, "
-                       f"{e.seconds:.1f} s")
+            place = f" {e.item}/{e.of}" if e.batch else ""
+            self.write(f"[magenta]{e.fn}{place}[/magenta] {e.prompt_tokens} + {e.completion_tokens} tokens, "
+                       f"{e.seconds:.1f} s: " + escape(str(e.output)[:120].replace("\n", " ")))
+        elif isinstance(e, Evidence):
+            held = "refused" if e.refused else f"{len(e.dropped)} sentence(s) left out" if e.dropped else "all found"
+            self.write(f"[b]evidence[/b] {held}" + (f"; not in any text read: {escape(', '.join(e.missing))}"
+                                                    if e.missing else "") + f"; cites {len(e.cited)} page(s)")
         elif isinstance(e, End):
             self.write(f"[b]end[/b] {e.status} after {e.iterations} steps, {e.tokens} tokens, {e.seconds} s")
 
