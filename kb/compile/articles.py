@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from typing import Callable
 
-from kb.core import markdown, pages
+from kb.core import markdown, names, pages
 from kb.core.grounding import Gate, Source
-from kb.core.vault import Page, Vault, atomic_write
+from kb.core.vault import Page, Vault
 
 ARTICLE_VERSION = 1  # bump when the article prompt changes: cached articles are keyed by it
 EVIDENCE = 3  # sentences per source the model sees
@@ -86,8 +87,17 @@ class Articles:
             return []
         drafted, stats = self.compiler().article(title, [(f.title, f.evidence) for f in feeds])
         self.on_calls(stats)
-        atomic_write(cache, json.dumps(drafted, ensure_ascii=False))
+        _cache_write(cache, json.dumps(drafted, ensure_ascii=False))
         return drafted
+
+
+def _cache_write(path, text: str) -> None:
+    """Renamed into place but not fsynced: a cache lost to a power cut costs one model call, and
+    a watcher's burst of sources would otherwise wait on the disk for every article."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.kb-tmp"  # swept by compile if a kill leaves it
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def with_article(page: Page, title: str, article: list[tuple[str, Feed]]) -> Page:
@@ -98,7 +108,8 @@ def with_article(page: Page, title: str, article: list[tuple[str, Feed]]) -> Pag
             desc = "Mentioned in " + ", ".join(m["alias"] for m in markdown.WIKILINK.finditer(" ".join(
                 page.meta.get("sources", []))) if m["alias"])
         return Page(page.path, dict(page.meta, description=desc), page.body)
-    text = " ".join(f"{s} ({pages.link(f.page, f.title)})" for s, f in article)
-    body = page.body.replace(f"# {title}\n\n", f"# {title}\n\n{text}\n\n", 1)
-    meta = dict(page.meta, description=pages.first_sentence(article[0][0], 160))
+    text = " ".join(f"{names.one_line(names.prose(s))} ({pages.link(f.page, f.title)})" for s, f in article)
+    heading = f"# {names.label(title)}\n\n"  # as pages.concept_page writes it
+    body = page.body.replace(heading, f"{heading}{text}\n\n", 1)
+    meta = dict(page.meta, description=pages.first_sentence(names.one_line(names.prose(article[0][0])), 160))
     return Page(page.path, meta, body)

@@ -22,10 +22,9 @@ from typing import Callable
 
 from kb.core import catalog, events, kinds, pages
 from kb.core import concepts as C
-from kb.core import terms as T
 from kb.core.grounding import Gate, Source
 from kb.compile.articles import Articles, Feed, evidence_for, with_article
-from kb.compile.registry import Registry, names, source_terms
+from kb.compile.registry import Registry, by_name, names, select
 from kb.core.errors import KbError, PageError
 from kb.core.extract import IMAGE_EXTS, MAX_SOURCE_MB, SourceError, extract, limit
 from kb.core.manifest import Manifest
@@ -128,6 +127,8 @@ class Compile:
         self.gate = Gate()  # every model sentence this run wrote into a page, checked
         self._gates: dict[str, Gate] = {}  # per source page, as last written
         self.registry = Registry(self.manifest.concepts, lambda title: self._unique_path("concept", title))
+        self._terms: dict[str, tuple[str, list]] = {}  # raw path -> (text, its terms), once per run
+        self._linked_at: dict[str, int] = {}  # raw path -> registry version its page was linked at
         self._article_calls: list = []  # stats of the model calls that wrote articles
         self._articles = Articles(vault, self._engine_compiler if engine_factory else None,
                                   on_calls=self._article_calls.append)
@@ -186,7 +187,9 @@ class Compile:
                     report.failed[rel] = str(e)
                     self._record_failure(rel, plan.hashes[rel], str(e))
                 else:
-                    self._write_source(rel, plan.hashes[rel], *docs[rel], report)
+                    # the manifest is saved here for every source but the batch's last, whose
+                    # save comes with its concept pages (a kill between costs no model call)
+                    self._write_source(rel, plan.hashes[rel], *docs[rel], report, save=i < len(plan.work) - 1)
                     report.compiled.append(rel)
                 self.on_progress(events.SourceDone(rel, i + 1, len(plan.work), report.failed.get(rel)))
             for rel in plan.removed:
@@ -249,7 +252,7 @@ class Compile:
                 return json.loads(cache.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, OSError):
                 pass
-        cands = [t.name for t in T.select(C.candidates(doc.text, limit=80), doc.text)]
+        cands = [t.name for t in self._source_terms(rel, doc.text)]
         analysis = self._engine_compiler().analyse(doc.title, doc.text, cands[:40])
         data = analysis.as_dict()
         report.model_calls += analysis.calls
@@ -267,6 +270,8 @@ class Compile:
         pending = sorted(r for r, e in self.manifest.sources.items() if "pending" in e)
         for rel in pending:
             entry = self.manifest.sources[rel]
+            if self._linked_at.get(rel) == self.registry.version:
+                continue  # no concept or name came after it: its links stand
             got = docs.get(rel) or self._reload(rel, entry, report)
             if got:
                 self._write_source(rel, entry["hash"], *got, report, first=False)
@@ -286,14 +291,20 @@ class Compile:
         except (SourceError, OSError):
             return None
 
-    def _write_source(self, rel: str, digest: str, doc, data: dict, report: Report, *, first: bool = True) -> None:
+    def _source_terms(self, rel: str, text: str) -> list:
+        if self._terms.get(rel, ("",))[0] is not text:
+            self._terms[rel] = (text, select(text))
+        return self._terms[rel][1]
+
+    def _write_source(self, rel: str, digest: str, doc, data: dict, report: Report, *, first: bool = True,
+                      save: bool = True) -> None:
         """The source page and its manifest entry, marked pending until its concept pages are
         written. `first=False` (the relink pass) writes only when its concept links changed."""
         old = self.manifest.sources.get(rel, {})
         page_path = old.get("page") or self._unique_path("source", doc.title)
         gate = Gate()
         src = Source.of(doc.text)
-        terms = source_terms(doc.text)
+        terms = by_name(self._source_terms(rel, doc.text))
         contributed: dict[str, dict] = {}
         for c in data["concepts"]:  # the model's picks, with its claims
             name, aliases, extra = names(c["name"], terms)
@@ -336,7 +347,9 @@ class Compile:
                                       "title": doc.title, "page": page_path, "concepts": contributed,
                                       "prompt_version": _prompt_version(), "compiled": pages._today(),
                                       "pending": sorted(touched)}
-        self.manifest.save()  # after the page it describes is on disk
+        self._linked_at[rel] = self.registry.version
+        if save:
+            self.manifest.save()  # after the page it describes is on disk
         if first:
             catalog.append_log(self.vault, "ingest" if not old or old.get("error") and not old.get("page")
                                else "update", doc.title)

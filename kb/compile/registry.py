@@ -21,6 +21,7 @@ class Registry:
         self.concepts = concepts  # the manifest's own dict: registering is recording
         self.unique_path = unique_path  # title -> a free page path
         self.retouch: set[str] = set()  # concepts whose folded names another one just claimed
+        self.version = 0  # counts changes: a source linked at version v need not be relinked at v
 
     def key(self, name: str, aliases: list[str]) -> str:
         """The key of the concept `name` (with `aliases`) is, known or new."""
@@ -40,14 +41,18 @@ class Registry:
 
     def register(self, key: str, name: str, aliases: list[str], folded: list[str] = ()) -> dict:
         title = name[:1].upper() + name[1:]
-        reg = self.concepts.get(key) or self.concepts.setdefault(
-            key, {"title": title, "aliases": [], "page": self.unique_path(title)})
+        reg = self.concepts.get(key)
+        if reg is None:
+            reg = self.concepts[key] = {"title": title, "aliases": [], "page": self.unique_path(title)}
+            self.version += 1
         for a in (name, *aliases):  # a link by any name the sources use reaches the page
             if a.lower() not in {x.lower() for x in (reg["title"], *reg["aliases"])}:
                 reg["aliases"].append(a)
+                self.version += 1
         for a in folded:  # link-only names, never matched against another source's text
             if a.lower() not in {x.lower() for x in (reg["title"], *reg["aliases"], *reg.get("folded", []))}:
                 reg.setdefault("folded", []).append(a)
+                self.version += 1
                 self.retouch |= {k for k, o in self.concepts.items()  # now contested there
                                  if o is not reg and a.lower() in {x.lower() for x in o.get("folded", [])}}
         return reg
@@ -64,10 +69,14 @@ class Registry:
         return reg["aliases"] + [f for f in reg.get("folded", []) if claimed.get(f.lower()) == 1]
 
 
-def source_terms(text: str) -> dict[str, T.Term]:
-    """Lower-cased name -> the term of this source it belongs to (kb.core.terms)."""
-    return {n.lower(): t for t in T.select(C.candidates(text, limit=80), text)
-            for n in (t.name, *t.aliases, *t.folded)}
+def select(text: str) -> list[T.Term]:
+    """The terms of a source that may name its concepts, most salient first."""
+    return T.select(C.candidates(text, limit=80), text)
+
+
+def by_name(terms: list[T.Term]) -> dict[str, T.Term]:
+    """Lower-cased name -> the term of this source it belongs to."""
+    return {n.lower(): t for t in terms for n in (t.name, *t.aliases, *t.folded)}
 
 
 def names(picked: str, terms: dict[str, T.Term]) -> tuple[str, list[str], list[str]]:
