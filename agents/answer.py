@@ -5,7 +5,9 @@
 - stuff: as much of the wiki as fits in the context window, in index order, in one prompt.
 
 Every mode returns the pages it used; citations become wikilinks in code, so every cited page
-exists. "Not in the knowledge base" is the one phrase for a question the wiki cannot answer.
+exists. "Not in the knowledge base" is the one phrase for a question the wiki cannot answer, and
+`is_refusal` (agents/evidence.py) the one test of whether an answer says so, here and in `kb eval`.
+The rlm answer is held to the text its run read before it is published (agents/evidence.py).
 """
 
 from __future__ import annotations
@@ -17,16 +19,15 @@ from pathlib import Path
 from typing import Callable
 
 from kb.agents.engine import Engine
-from kb.agents.trace import Event
+from kb.agents.evidence import NOT_FOUND, Recorder, gather, hold, is_refusal
+from kb.agents.trace import Event, Evidence
 from kb.core.pages import link
-from kb.tools.repl import Tools
+from kb.tools.repl import Tools, passage, terms
 
 PROMPTS = Path(__file__).with_name("prompts")
-NOT_FOUND = "Not in the knowledge base."
-WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
-QSTOP = set("""what which who whom whose when where why how is are was were do does did the a an of to in on
-for and or by with from that this these those it its as at be been can could should would will about
-according into than then there their they many much according note notes""".split())
+FIRST_STEPS = ("choice", "code")  # the root model's first move: a typed choice kb runs, or its own code
+__all__ = ["NOT_FOUND", "Answer", "Doc", "cite", "fit", "is_refusal", "one_prompt", "passage", "rlm_answer",
+           "terms"]
 
 
 @dataclass
@@ -51,31 +52,7 @@ class Answer:
 
     @property
     def not_found(self) -> bool:
-        t = self.text.strip().lower()
-        return t.startswith("not in the knowledge base") or (
-            len(t) < 160 and re.search(r"(is|are) not (mentioned |found |stated )?in the (knowledge base|documents)", t) is not None)
-
-
-def terms(text: str) -> set[str]:
-    return {w.lower().rstrip(".") for w in WORD.findall(text) if w.lower() not in QSTOP and len(w) > 1}
-
-
-def passage(text: str, question: str, max_chars: int) -> str:
-    """The paragraphs of `text` that share most words with the question, in their own order."""
-    if len(text) <= max_chars:
-        return text
-    q = terms(question)
-    paras = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
-    scored = sorted(range(len(paras)), key=lambda i: -len(q & terms(paras[i])))
-    keep, size = set(), 0
-    for i in scored:
-        if size + len(paras[i]) > max_chars and keep:
-            continue
-        keep.add(i)
-        size += len(paras[i])
-        if size >= max_chars:
-            break
-    return "\n\n".join(paras[i] for i in sorted(keep))[:max_chars]
+        return is_refusal(self.text)
 
 
 def _system() -> str:
@@ -136,50 +113,52 @@ def fit(docs: list[Doc], budget_chars: int, question: str, per_doc: int | None =
 
 def rlm_answer(engine: Engine, question: str, tools: Tools, *, budget=None, trace_dir: Path | None = None,
                on_event: Callable[[Event], None] | None = None, limits=None,
-               sub_engine: Engine | None = None) -> Answer:
-    """The RLM loop over the corpus behind `tools`: the REPL holds the top hits, the pages and the
-    sources; a seeded first cell reads the best hits and asks a sub-model; the answer cites the
-    pages the text names and the ones the agent read."""
+               sub_engine: Engine | None = None, first_step: str = "choice") -> Answer:
+    """The RLM loop over the corpus behind `tools`: the REPL holds the pages, the sources, their
+    frontmatter and the catalogue. With `first_step="choice"` the root model's first move is a
+    typed choice (agents/choice.py) that kb turns into the first cell; with "code" it writes code
+    from the start. The answer is published only as far as the text the run read backs it, and
+    cites the pages that text came from."""
+    from kb.agents.choice import step
     from kb.agents.rlm import RLM, Budget
+    if first_step not in FIRST_STEPS:
+        raise ValueError(f"first_step must be one of {', '.join(FIRST_STEPS)}, got {first_step!r}")
     t0 = time.perf_counter()
     c = tools.corpus
-    hits, seen = [], set()  # a source page and its raw file are one hit: the page (read() adds the text)
-    for h in tools.search(question, 10):
-        page = c.cite(h["path"])
-        if page not in seen:
-            seen.add(page)
-            hits.append(dict(h, path=page, title=c.titles.get(page, h["title"])))
-    variables = {"hits": hits[:5], "pages": c.wiki(), "sources": c.sources()}
-    kw = " ".join(sorted(terms(question), key=lambda w: -len(w))[:4]) or question[:40]
-    ask = (f"Question: {question}\n\nText:\n")
-    again = (f"\n\nQuestion again: {question}\nAnswer in one or two sentences. If the text does not "
-             "answer it, say it is not in the knowledge base.")
-    example = ('answer = "Not in the knowledge base."\n'
-               'for h in hits[:3]:\n'
-               '    text = read(h["path"])\n'
-               f'    reply = llm_query({ask!r} + text[:6000] + {again!r})\n'
-               '    print(h["path"], "->", reply)\n'
-               '    if "not in the knowledge base" not in reply.lower():\n'
-               '        answer = reply + " (" + h["path"] + ")"\n'
-               '        break\n'
-               'print("answer =", answer)')
-    rlm = RLM(engine, sub_engine=sub_engine, tools=tools.infos(),
-              budget=budget or Budget(iterations=6, sub_calls=8),
-              limits=limits, trace_dir=trace_dir, on_event=on_event,
-              system_prompt=(PROMPTS / "ask_rlm.md").read_text(encoding="utf-8"))
-    result = rlm.run(f"Question: {question}\n(search words to try: {kw})", variables,
-                     example=f'more = search("{kw}", 5)\nfor h in more:\n    print(h["path"], "|", h["snippet"][:100])',
-                     first_cell=example, answer_var="answer")
-    text = (result.answer or "").strip() if result.answer_from != "output" else ""
-    if not text or text.lower().startswith(("not in the knowledge base", "i could not find")):
-        text = NOT_FOUND
-    cited: list[tuple[str, str]] = []
-    if text != NOT_FOUND:
-        mentioned = [p for p in c.titles if p in text]
-        for p in list(dict.fromkeys(mentioned + tools.reads))[:4]:
-            page = c.cite(p)
-            if (page, c.titles.get(page, page)) not in cited:
-                cited.append((page, c.titles.get(page, Path(page).stem)))
-    return Answer(text=text, cited=cited, mode="rlm", status=result.status,
+    budget = budget or Budget(iterations=6, sub_calls=16)
+    variables = {"pages": c.wiki(), "sources": c.sources(), "meta": c.meta, "index": c.index}
+    events: list[Event] = []
+    sub = Recorder(sub_engine or engine)  # the helper model: the root's own unless [ask] sub_model names one
+    held = {}
+
+    def seen(e: Event) -> None:
+        events.append(e)
+        if on_event:
+            on_event(e)
+
+    def publish(answer, answer_from: str):
+        text = answer if answer_from != "output" else None  # a cell's raw output is never an answer
+        h = held["h"] = hold(text, gather(tools.seen, events, sub.calls), {p: c.title(p) for p in c.titles})
+        return h.text, Evidence(dropped=h.dropped, missing=h.missing, cited=h.cited, refused=h.refused)
+
+    notes = "sources" if c.sources() else "pages"
+    kw = " ".join(sorted(terms(question), key=lambda w: -len(w))[:1]) or "keyword"
+    example = (f'found = grep(r"\\b{re.escape(kw)}", where="{notes}")\n'
+               'print(len(found), "notes match")\n'
+               'for f in found:\n'
+               '    print(f["title"], "|", f["page"], "|", f["matches"][0][:200])')
+    rlm = RLM(engine, sub_engine=sub, tools=tools.infos(), budget=budget, limits=limits, trace_dir=trace_dir,
+              on_event=seen, system_prompt=(PROMPTS / "ask_rlm.md").read_text(encoding="utf-8"))
+    first = step(question, notes=notes, batch=max(1, budget.sub_calls - 4)) if first_step == "choice" else None
+    result = rlm.run(f"Question: {question}", variables, example=example, first_step=first,
+                     answer_var="answer", publish=publish)
+    h = held.get("h") or hold(None, [])
+    cited = [(p, c.titles.get(p) or c.title(p)) for p in h.cited]
+    by_page: dict[str, list[str]] = {}
+    for s in tools.seen:
+        if s.page in h.cited:
+            by_page.setdefault(s.page, []).append(s.text)
+    used = [Doc(p, title, "\n\n".join(by_page.get(p, [])), p) for p, title in cited]
+    return Answer(text=h.text, cited=cited, mode="rlm", status=result.status,
                   prompt_tokens=result.tokens, completion_tokens=0, seconds=time.perf_counter() - t0,
-                  trace_id=result.trace_id)
+                  trace_id=result.trace_id, used=used)

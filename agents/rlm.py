@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 from kb.agents.engine import Engine, Reply
 from kb.agents.sandbox import Limits, Sandbox, SandboxRefused
-from kb.agents.trace import Code, Draft, End, Event, Llm, Output, Start, SubCall, Trace, clip
+from kb.agents.trace import Choice, Code, Draft, End, Event, Llm, Output, Start, SubCall, Trace, clip
 from kb.tools.repl import ToolInfo
 
 PROMPTS = Path(__file__).with_name("prompts")
@@ -37,6 +37,25 @@ class Budget:
     reply_tokens: int = 400  # per root reply
     sub_reply_tokens: int = 400
     output_chars: int = 2000  # of each cell's output shown back to the root model
+
+
+@dataclass
+class FirstStep:
+    """A typed first move for a root model too small to plan code: it fills `schema` (constrained
+    output, as compile's calls are), and `decide` turns what it filled (None when the reply was
+    not JSON) into (action, arguments, code, error): kb runs that code as the first cell, in the
+    trace as written by kb, and the model goes on from its output. `error` says why the reply was
+    not taken as given. `prompt` may name {variables} and {functions}: the loop fills them with
+    the names, sizes and signatures the model may see, never the data."""
+
+    system: str
+    prompt: str
+    schema: dict
+    decide: Callable[[Any], tuple[str, dict, str, str | None]]
+    max_tokens: int = 200
+
+
+Publish = Callable[[Any, str], tuple[Any, Event | None]]  # (answer, answer_from) -> (answer, event)
 
 
 @dataclass
@@ -133,14 +152,18 @@ class RLM:
 
     def run(self, task: str, variables: dict[str, Any], example: str | None = None,
             first_cell: str | None = None, answer_var: str | None = None,
-            keep: tuple[str, ...] = ()) -> Result:
+            keep: tuple[str, ...] = (), first_step: FirstStep | None = None,
+            publish: Publish | None = None) -> Result:
         """`first_cell`, when given, is run before the model's first turn, as if it had written it:
         a small model that sees a worked first step decides far better than one that must plan it.
         `answer_var` names the REPL variable that holds the answer by convention: a run that ends
         without FINAL returns its value (when set) before asking the model for a last word. `keep`
         names variables whose final values come back in `Result.variables` (structured results of
         a job, such as lint's findings, whatever the model's last word was); while it runs, each
-        new text it holds is offered as a `Draft` event, so a front end can show it early."""
+        new text it holds is offered as a `Draft` event, so a front end can show it early.
+        `first_step` (a typed choice) replaces `first_cell` with the code kb writes for it.
+        `publish`, when given, turns the answer into what the run publishes (ask holds it to its
+        evidence) before the end event records it, with an event saying what it changed."""
         b = self.budget
         trace = Trace(self.trace_dir, on_event=self.on_event)
         state = {"tokens": 0, "sub_calls": 0}
@@ -153,9 +176,10 @@ class RLM:
                 return "seconds"
             return None
 
-        def llm_query(prompt: str, json_schema: dict | None = None) -> Any:
+        def sub_call(prompt: str, json_schema: dict | None, fn: str, place: tuple[int, int, int] | None) -> Any:
             if state["sub_calls"] >= b.sub_calls:
-                raise RuntimeError(f"sub-call budget of {b.sub_calls} is used up")
+                done = f" after {place[1] - 1} of the batch's {place[2]} prompts" if place else ""
+                raise RuntimeError(f"sub-call budget of {b.sub_calls} is used up{done}")
             if over():
                 raise RuntimeError(f"{over()} budget is used up")
             if not isinstance(prompt, str):
@@ -164,13 +188,24 @@ class RLM:
             reply = self.sub_engine.chat([{"role": "user", "content": prompt}], json_schema=json_schema,
                                          max_tokens=b.sub_reply_tokens, temperature=0.2)
             state["tokens"] += reply.usage.prompt_tokens + reply.usage.completion_tokens
-            trace.emit(SubCall(fn="llm_query", input=prompt[:2000], output=reply.text[:2000],
+            batch, item, of = place or (None, None, None)
+            trace.emit(SubCall(fn=fn, input=prompt[:2000], output=reply.text[:2000],
                                prompt_tokens=reply.usage.prompt_tokens,
-                               completion_tokens=reply.usage.completion_tokens, seconds=reply.timings.total_s))
+                               completion_tokens=reply.usage.completion_tokens, seconds=reply.timings.total_s,
+                               batch=batch, item=item, of=of))
             return reply.json() if json_schema is not None else reply.text
 
+        def llm_query(prompt: str, json_schema: dict | None = None) -> Any:
+            return sub_call(prompt, json_schema, "llm_query", None)
+
         def llm_query_batched(prompts: list[str], json_schema: dict | None = None) -> list[Any]:
-            return [llm_query(p, json_schema) for p in prompts]
+            """One question mapped over many texts; each sub-call is its own trace event, numbered
+            within its batch, so a reader sees every text the helper model was given."""
+            if not isinstance(prompts, (list, tuple)):
+                raise TypeError("llm_query_batched takes a list of prompts")
+            state["batches"] = state.get("batches", 0) + 1
+            return [sub_call(p, json_schema, "llm_query_batched", (state["batches"], i, len(prompts)))
+                    for i, p in enumerate(prompts, 1)]
 
         listed = [ToolInfo("llm_query", "llm_query(prompt) -> str", "ask a helper model; give it the text "
                            "to read inside the prompt (at most a few thousand characters)", llm_query),
@@ -208,6 +243,8 @@ class RLM:
             for name, value in variables.items():
                 sandbox.set(name, value)
             sandbox.start()
+            if first_step is not None:
+                first_cell = self._choose(first_step, var_lines, fn_lines, trace, state)
             if first_cell:
                 trace.emit(Code(iteration=0, cell=1, code=first_cell, seeded=True))
                 res = sandbox.run(first_cell)
@@ -309,6 +346,10 @@ class RLM:
         finally:
             kept = self._keep(sandbox, keep)
             sandbox.close()
+        if publish is not None:
+            answer, verdict = publish(answer, answer_from)
+            if verdict is not None:
+                trace.emit(verdict)
         result = Result(answer=answer, status=status, reason=reason, iterations=iteration,
                         sub_calls=state["sub_calls"], tokens=state["tokens"],
                         seconds=time.monotonic() - t0, trace_id=trace.id, answer_from=answer_from,
@@ -335,6 +376,25 @@ class RLM:
             except Exception:  # a dead child: what it held is gone
                 out[name] = None
         return out
+
+    def _choose(self, step: FirstStep, var_lines: str, fn_lines: str, trace: Trace, state: dict) -> str:
+        """The typed first move: one constrained call, its choice in the trace, kb's code for it."""
+        messages = [{"role": "system", "content": step.system},
+                    {"role": "user", "content": step.prompt.format(variables=var_lines or "- (none)",
+                                                                   functions=fn_lines)}]
+        reply = self.engine.chat(messages, json_schema=step.schema, max_tokens=step.max_tokens, temperature=0.0)
+        state["tokens"] += reply.usage.prompt_tokens + reply.usage.completion_tokens
+        trace.emit(Llm(iteration=0, text=reply.text, prompt_tokens=reply.usage.prompt_tokens,
+                       completion_tokens=reply.usage.completion_tokens,
+                       cached_tokens=reply.usage.cached_tokens, seconds=round(reply.timings.total_s, 3),
+                       history_chars=sum(len(m["content"]) for m in messages)))
+        try:
+            data = reply.json()
+        except Exception:  # a reply that is not JSON (a backend without schema support): kb's default
+            data = None
+        action, arguments, code, error = step.decide(data)
+        trace.emit(Choice(action=action, arguments=arguments, error=error))
+        return code
 
     def _root_call(self, history, trace: Trace, iteration: int, state: dict) -> Reply:
         reply = self.engine.chat(history, max_tokens=self.budget.reply_tokens, temperature=0.2)

@@ -10,9 +10,15 @@ Consumers match on the class, never on a key or on printed text.
            one-prompt ask (rag, stuff) its mode
   llm      a root-model call: its reply and token counts; an RLM call adds cached tokens and the
            history size, a one-prompt ask the documents it read
+  choice   the root model's typed first move (ask: lookup, compare, count, list, find_all) and
+           its arguments, as kb will run it; `error` says why the model's reply was not taken
+           as given (kb then ran its default)
   code     a cell about to run (`seeded`: written for the model, not by it)
   output   what the cell printed, its error or why it was killed, its time and tool calls
-  subcall  an llm_query from inside the REPL
+  subcall  an llm_query from inside the REPL; one of an llm_query_batched carries `batch` (the
+           run's nth batch), `item` and `of` (its place in the batch)
+  evidence the answer held to the text the run read: sentences left out, the names and numbers
+           no text backed, the pages cited
   draft    the REPL's answer variable changed to this text (live only: never written, since the
            cell's output line before it already holds what the cell printed)
   note     a remark (older runs wrote them; shown by `kb trace show`)
@@ -87,6 +93,14 @@ class Code(Event):
 
 
 @dataclass(kw_only=True)
+class Choice(Event):
+    type: ClassVar[str] = "choice"
+    action: str
+    arguments: dict
+    error: str | None = optional()
+
+
+@dataclass(kw_only=True)
 class Output(Event):
     type: ClassVar[str] = "output"
     iteration: int
@@ -107,6 +121,18 @@ class SubCall(Event):
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+    batch: int | None = optional()
+    item: int | None = optional()
+    of: int | None = optional()
+
+
+@dataclass(kw_only=True)
+class Evidence(Event):
+    type: ClassVar[str] = "evidence"
+    dropped: list  # sentences of the answer left out
+    missing: list  # the names and numbers in them that no text read in this run holds
+    cited: list  # the pages the kept sentences' names and numbers came from
+    refused: bool = False  # nothing was left: the run answered "Not in the knowledge base."
 
 
 @dataclass(kw_only=True)
@@ -152,8 +178,8 @@ class Other(Event):
         return self.raw
 
 
-TYPES: dict[str, type[Event]] = {c.type: c for c in (Start, Llm, Code, Output, SubCall, Draft, Note, End,
-                                                       Corrupt)}
+TYPES: dict[str, type[Event]] = {c.type: c for c in (Start, Llm, Choice, Code, Output, SubCall, Evidence,
+                                                       Draft, Note, End, Corrupt)}
 
 
 def from_dict(d: dict) -> Event:
@@ -177,7 +203,8 @@ def _t(d) -> float:
 
 
 def new_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    # milliseconds in the id: `last` is the latest run even when several end in one second (kb eval)
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S%f")[:-3] + "-" + secrets.token_hex(3)
 
 
 class Trace:
@@ -254,8 +281,13 @@ def render(events: list[Event], width: int = 2000) -> str:
             out.append(f"{t} ROOT MODEL call {e.iteration}: {e.prompt_tokens} prompt "
                        f"+ {e.completion_tokens} tokens in {e.seconds:.1f}s")
             out.append("    " + clip(e.text, width).replace("\n", "\n    "))
+        elif isinstance(e, Choice):
+            args = ", ".join(f"{k}={v!r}" for k, v in e.arguments.items() if v not in ("", [], None))
+            out.append(f"{t} CHOICE {e.action}({args})")
+            if e.error:
+                out.append(f"           ({e.error})")
         elif isinstance(e, Code):
-            out.append(f"{t} CELL {e.iteration}.{e.cell}")
+            out.append(f"{t} CELL {e.iteration}.{e.cell}" + (" (written by kb)" if e.seeded else ""))
             out.append("    >>> " + clip(e.code, width).replace("\n", "\n    ... "))
         elif isinstance(e, Output):
             status = e.killed or ("error" if e.error else "ok")
@@ -263,10 +295,19 @@ def render(events: list[Event], width: int = 2000) -> str:
             body = (e.output or "") + (e.error or "") + (("\n" + e.killed) if e.killed else "")
             out.append("    " + clip(body, width).replace("\n", "\n    "))
         elif isinstance(e, SubCall):
-            out.append(f"{t} SUB-CALL {e.fn}: {e.prompt_tokens} + {e.completion_tokens} tokens, "
+            place = f" {e.item}/{e.of} of batch {e.batch}" if e.batch else ""
+            out.append(f"{t} SUB-CALL {e.fn}{place}: {e.prompt_tokens} + {e.completion_tokens} tokens, "
                        f"{e.seconds:.1f}s")
             out.append("    in:  " + clip(str(e.input), 300).replace("\n", " "))
             out.append("    out: " + clip(str(e.output), 300).replace("\n", " "))
+        elif isinstance(e, Evidence):
+            verdict = "nothing held: refused" if e.refused else \
+                f"{len(e.dropped)} sentence(s) left out" if e.dropped else "every name and number found"
+            out.append(f"{t} EVIDENCE {verdict}; cites {', '.join(e.cited) or 'nothing'}")
+            if e.missing:
+                out.append(f"           not in any text read: {', '.join(map(str, e.missing))}")
+            for d in e.dropped:
+                out.append("    left out: " + clip(str(d), 300).replace("\n", " "))
         elif isinstance(e, Note):
             out.append(f"{t} NOTE {e.text}")
         elif isinstance(e, End):

@@ -194,7 +194,8 @@ class Kb:
 
     def ask_settings(self):
         from kb.ask.job import AskSettings
-        return AskSettings(context_tokens=self.config.model["n_ctx"])
+        return AskSettings(context_tokens=self.config.model["n_ctx"],
+                           first_step=self.config["ask"]["first_step"])
 
     # -- jobs -------------------------------------------------------------------------------
     def compile(self, on_progress: events.OnProgress | None = None):

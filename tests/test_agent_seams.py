@@ -49,12 +49,13 @@ def test_ask_and_lint_get_the_same_tools_each_with_its_doc(vault, monkeypatch):
     Ask(vault, lambda: engine).answer("How much salt for kimchi?", "rlm")
     Lint(vault, lambda: LintFake()).run(write_report=False)
     ask_tools, lint_tools = built
-    assert [t.name for t in ask_tools] == [t.name for t in lint_tools] == ["search", "read"]
+    assert [t.name for t in ask_tools] == [t.name for t in lint_tools] == ["search", "read", "grep"]
     for a, b in zip(ask_tools, lint_tools):
         assert isinstance(a, ToolInfo) and a.signature.startswith(a.name + "(") and len(a.doc) > 10
         assert (a.signature, a.doc) == (b.signature, b.doc)
         assert a.fn.__func__ is b.fn.__func__ is getattr(Tools, a.name)  # one definition, two corpora
-    system = next(c["messages"][0]["content"] for c in engine.calls if c["messages"][0]["role"] == "system")
+    system = next(c["messages"][0]["content"] for c in engine.calls  # the loop's prompt, not the typed choice's
+                  if c["messages"][0]["role"] == "system" and c["json_schema"] is None)
     for line in ("llm_query(prompt) -> str: ask a helper model", "llm_query_batched(prompts) -> list[str]: ",
                  *(t.line for t in ask_tools)):  # the root model reads each tool with its doc
         assert f"- {line}" in system

@@ -62,14 +62,16 @@ def test_stuff_fits_the_wiki_into_the_context(vault):
 
 
 def test_rlm_mode_reads_pages_and_calls_the_sub_model(vault):
-    # 1: the sub-call made by the seeded first cell; 2: the root model finishes
-    job, engine = ask_with(vault, ["A SCOBY: a symbiotic culture of bacteria and yeast.", "FINAL_VAR(answer)"])
+    # 1: the typed choice (a lookup); 2: the sub-call made by kb's cell for it; 3: the root model finishes
+    job, engine = ask_with(vault, ['{"action": "lookup", "terms": ["SCOBY"]}',
+                                   "A SCOBY: a symbiotic culture of bacteria and yeast.", "FINAL_VAR(answer)"])
     ans = job.answer("What is a SCOBY?", "rlm")
     assert ans.status == "final" and "symbiotic culture" in ans.text
-    assert "Kombucha" in engine.calls[0]["messages"][0]["content"]  # the sub-model read the page
+    assert engine.calls[0]["json_schema"]["properties"]["action"]["enum"][0] == "lookup"
+    assert "Kombucha" in engine.calls[1]["messages"][0]["content"]  # the sub-model read the page
     assert ans.cited and resolves(vault, ans.cited)
     read_page = vault.read(ans.cited[0][0]).body  # the page cited is the one the sub-model read
-    assert read_page[:200] in engine.calls[0]["messages"][0]["content"]
+    assert read_page[:200] in engine.calls[1]["messages"][0]["content"]
 
 
 def test_save_files_the_answer_back(vault):

@@ -56,3 +56,16 @@ def test_eval_runs_all_modes_with_the_small_model(mlblog_vault):
     assert r.returncode == 0 and r.stdout.splitlines()[0].startswith("mode")
     r = run_kb("eval", CORPUS / "qa-dev.jsonl", "--mode", "magic", cwd=root, env=env)
     assert r.returncode == 2 and "unknown mode magic" in r.stderr
+
+
+def test_a_negative_is_right_when_the_answer_is_a_refusal_as_ask_recognises_one():
+    from kb.agents.answer import Answer
+    neg = Case("n", "negative", "q", ["not in the knowledge base", "not mentioned"], [])
+    for text in ("Not in the knowledge base.", "The notes do not say what learning rate was used.",
+                 "The learning rate isn't stated; it is not mentioned in the documents."):
+        assert score(neg, text) and Answer(text).not_found  # one definition: kb ask's own
+    long = "The notes do not say. " + "But they describe the optimizer in great detail, with its history. " * 4
+    assert not score(neg, long) and not Answer(long).not_found  # a long answer that mentions a gap answers
+    assert not score(neg, "Streaming DiLoCo uses a learning rate of 0.7.")
+    lookup = Case("l", "lookup", "q", ["not mentioned"], [])  # other types: substrings, as before
+    assert score(lookup, "This is not mentioned anywhere, and it is a long answer. " * 5)

@@ -1,7 +1,9 @@
 """`kb eval QA.jsonl`: ask every question in every mode and score the answers.
 
 A question is right when its answer contains any of `accept` (case-insensitive), or all of
-`accept_all`. One engine and one corpus load serve the whole run, so modes are compared on the
+`accept_all`; a negative question (one the notes cannot answer) is right when the answer is a
+refusal, decided by `is_refusal`, the test `kb ask` itself uses to recognise one, so a refusal
+counts the same in both places whatever its wording. One engine and one corpus load serve the whole run, so modes are compared on the
 same model, the same wiki and the same machine state.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from kb.agents.answer import is_refusal
 from kb.core.errors import KbError, UsageError
 
 
@@ -59,6 +62,8 @@ def load_cases(path: Path) -> list[Case]:
 
 
 def score(case: Case, answer: str) -> bool:
+    if case.type == "negative":
+        return is_refusal(answer)
     a = answer.lower()
     if case.accept_all:
         return all(x.lower() in a for x in case.accept_all)

@@ -39,10 +39,18 @@ class AskSettings:
     context_tokens: int = 8192
     answer_tokens: int = 300
     chars_per_token: float = 3.2
+    first_step: str = "choice"  # rlm: the root model's first move is a typed choice ("code": its own code)
 
     @property
     def doc_chars(self) -> int:  # what fits after the prompt frame and the answer
         return int((self.context_tokens - self.answer_tokens - 500) * self.chars_per_token)
+
+
+def _strings(value) -> list[str]:
+    """A frontmatter list as plain strings (the REPL gets JSON)."""
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
 
 
 class Ask:
@@ -87,6 +95,10 @@ class Ask:
             except PageError:
                 continue
             c.texts[rel], c.titles[rel] = page.body, page.title
+            c.meta[rel] = {"title": page.title, "kind": str(page.meta.get("type") or ""),
+                           **{k: _strings(page.meta.get(k)) for k in ("aliases", "sources", "tags")}}
+        c.index = [{"path": p, "title": t, "kind": c.meta.get(p, {}).get("kind", ""), "description": d}
+                   for p, t, d in catalog.index_entries(self.vault) if p in c.texts]
         m = Manifest.load(self.vault)
         for raw, entry in m.sources.items():
             if entry.get("page") and entry["page"] in c.texts:
@@ -155,7 +167,7 @@ class Ask:
     def _rlm(self, question: str, c: Corpus) -> Answer:
         sub = self.sub_engine_factory() if self.sub_engine_factory else None
         return rlm_answer(self.engine, question, Tools(c, self.search), trace_dir=self.trace_dir,
-                          on_event=self.on_event, sub_engine=sub)
+                          on_event=self.on_event, sub_engine=sub, first_step=self.settings.first_step)
 
     # -- output ------------------------------------------------------------------------------
     def render(self, question: str, ans: Answer, fmt: str, path: str, png: Path | None = None,

@@ -48,6 +48,10 @@ SCHEMA["compile"] = {
 SCHEMA["ask"] = {
     "model": (str, ""),  # the root model that writes the REPL code; empty: [model] name
     "sub_model": (str, ""),  # the model behind llm_query; empty: the root model
+    # rlm: the root model's first move. choice: it picks lookup, compare, count, list or find_all
+    # (constrained JSON) and kb runs the code for it; code: it writes code from the start (for a
+    # root model that can plan its own, such as a larger one behind a server)
+    "first_step": (str, "choice"),
 }
 
 SCHEMA["lint"] = {
@@ -159,6 +163,8 @@ def _check(where: str, section: str, key: str, value: Any) -> Any:
         )
     if (section, key) == ("model", "engine") and value not in ENGINES:
         raise ConfigError(f"{where}: model.engine must be one of {', '.join(ENGINES)}, got {value!r}")
+    if (section, key) == ("ask", "first_step") and value not in ("choice", "code"):
+        raise ConfigError(f"{where}: ask.first_step must be choice or code, got {value!r}")
     if (section, key) == ("openai", "schema_format") and value not in ("json_object", "json_schema"):
         raise ConfigError(f"{where}: openai.schema_format must be json_object or json_schema, got {value!r}")
     if key in ("n_ctx", "max_tokens") and value < 1:
@@ -228,6 +234,7 @@ DEFAULT_TOML = """\
 # [ask]
 # model = ""           # the root model that writes code in the REPL
 # sub_model = ""       # the model behind llm_query(); empty: the root model
+# first_step = "choice" # the root model picks a typed way to compute; "code": it writes code from the start
 # [lint]
 # model = ""
 

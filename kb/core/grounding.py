@@ -97,12 +97,19 @@ def names(sentence: str) -> list[str]:
     return out
 
 
-def check(sentence: str, source: Source) -> Verdict:
+def unsupported(sentence: str, source: Source) -> list[str]:
+    """The numbers and names of `sentence` that `source` does not state (ask holds its answers
+    to what the agent read with this, compile its sentences to their source)."""
     missing = [n for n in _numbers(sentence) if n not in source.numbers]
     for name in names(sentence):
         low = name.lower()
         if low not in source.words and singular(low) not in source.words and _root(low) not in source.roots:
             missing.append(name)
+    return list(dict.fromkeys(missing))
+
+
+def check(sentence: str, source: Source) -> Verdict:
+    missing = unsupported(sentence, source)
     words = content_words(sentence)
     found = sum(1 for w in words if w in source.words or _root(w) in source.roots)
     overlap = found / len(words) if words else 0.0
