@@ -297,7 +297,13 @@ class Kb:
 
     def ingest(self, paths: list[Path]):
         from kb.ingest import ingest
-        return ingest(self.vault, paths)
+        from kb.tools.search import SearchIndex
+        rows = ingest(self.vault, paths)
+        added = [r.dest for r in rows if r.dest and r.note == "added"]
+        index = SearchIndex(self.vault)
+        if added and index.exists:  # raw sources are searchable before they are compiled
+            index.sync(added)
+        return rows
 
     def find_page(self, name: str) -> str:
         """The note `name` names: a path or a link's target resolved as Obsidian resolves a link
@@ -339,11 +345,22 @@ class Kb:
             raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(folders)}")
         return [e for e in catalog.index_entries(self.vault) if not kind or e[0].startswith(folders[kind])]
 
-    def search(self, query: str, k: int = 10, kinds: tuple[str, ...] | None = None):
+    def search(self, query: str, k: int = 10, kinds: tuple[str, ...] | None = None, *,
+               prefix: bool = False, fresh: bool = True):
+        """`prefix`: the last word also matches the words it begins (search as you type).
+        `fresh=False` skips the look at every file's stamp (0.4 s at 10,000 pages), for a caller
+        that searches on every key and calls `refresh_search` itself; the jobs that write pages
+        keep the index current either way."""
         from kb.tools.search import SearchIndex
         index = SearchIndex(self.vault)
-        index.sync()  # cheap when nothing changed: stats only
-        return index.search(query, k, kinds=kinds)
+        if fresh:
+            index.sync()  # stats only when nothing changed
+        return index.search(query, k, kinds=kinds, prefix=prefix)
+
+    def refresh_search(self) -> dict:
+        """Bring the search index up to date with the files (a person's edits since kb's last job)."""
+        from kb.tools.search import SearchIndex
+        return SearchIndex(self.vault).sync()
 
     def reindex(self) -> dict:
         from kb.tools.search import SearchIndex

@@ -150,11 +150,17 @@ def cmd_chat(ctx: Context) -> int:
 
 def cmd_ingest(ctx: Context) -> int:
     rows = ctx.kb.ingest([Path(p) for p in ctx.args.paths])
+    named = {str(Path(p)) for p in ctx.args.paths}  # a file asked for by name, not one found in a folder
+    refused = [r for r in rows if r.note.startswith("failed: ")
+               or (r.note.startswith("unsupported") and str(Path(r.source)) in named)]
     for r in rows:
+        if r in refused:  # one line on stderr; the rest of the batch went in
+            print(f"kb: {r.note} (from {r.source})", file=sys.stderr, flush=True)
+            continue
         out(f"{r.note:<10} {r.source}" + (f" -> {r.dest}" if r.dest and r.note == "added" else ""))
     added = sum(r.note == "added" for r in rows)
     out(f"{added} added, {len(rows) - added} skipped; run `kb compile` to build their pages")
-    return 0
+    return 1 if refused else 0  # a file asked for and not taken in is a failure a script must see
 
 
 def cmd_compile(ctx: Context) -> int:
@@ -339,7 +345,7 @@ def cmd_search(ctx: Context) -> int:
     query = " ".join(ctx.args.query)
     if not query.strip():
         raise UsageError("empty search query")
-    kinds = tuple(ctx.args.kind.split(",")) if ctx.args.kind else None
+    kinds = tuple(k.strip() for k in ctx.args.kind.split(",")) if ctx.args.kind else None
     hits = ctx.kb.search(query, ctx.args.k, kinds=kinds)
     if ctx.args.json:
         out(json.dumps([h.as_dict() for h in hits], ensure_ascii=False))
@@ -363,6 +369,10 @@ def cmd_trace(ctx: Context) -> int:
     from kb.agents import trace
     if ctx.args.action == "list":
         runs = ctx.kb.traces()
+        if ctx.args.json:
+            out(json.dumps([{"id": run.id, "status": run.status, "task": run.task} for run in runs],
+                           ensure_ascii=False))
+            return 0
         for run in runs:
             out(f"{run.id}  {run.status:<18} {run.task[:60]}")
         if not runs:
@@ -415,6 +425,12 @@ def cmd_mcp(ctx: Context) -> int:
     return 0
 
 
+def cmd_completion(ctx: Context) -> int:
+    from kb.completion import script
+    out(script(build_parser(), ctx.args.shell).rstrip("\n"))
+    return 0
+
+
 def say_commits(ctx: Context) -> None:
     """What kb committed during the command, on stderr; a person's own edits that went in are named."""
     if ctx._kb is None or "_recorder" not in ctx._kb.__dict__:
@@ -428,14 +444,36 @@ def say_commits(ctx: Context) -> None:
 
 # -- parser ------------------------------------------------------------------------------------
 
+def positive(text: str) -> int:
+    """An int of at least 1 (`-k 0` asked for nothing and crashed the search)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is less than 1")
+    return n
+
+
+def global_options(p: argparse.ArgumentParser, default=None) -> None:
+    """--vault, --model, --engine: on `kb` itself, and on every subcommand with SUPPRESS as the
+    default, so that they are accepted before or after it and one given before is not undone."""
+    p.add_argument("--vault", metavar="PATH", default=default, help="the vault (default: found from "
+                   "the current directory upwards, or $KB_VAULT)")
+    p.add_argument("--model", metavar="NAME|PATH", default=default,
+                   help="bundled model name or .gguf path ($KB_MODEL)")
+    p.add_argument("--engine", choices=kbconfig.ENGINES[:2], default=default, help="model backend ($KB_ENGINE)")
+
+
 def build_parser() -> Parser:
     p = Parser(prog="kb", description="A local LLM that maintains your knowledge base.")
     p.add_argument("--version", action="version", version=f"kb {__version__}")
-    p.add_argument("--vault", metavar="PATH", help="the vault (default: found from the current "
-                   "directory upwards, or $KB_VAULT)")
-    p.add_argument("--model", metavar="NAME|PATH", help="bundled model name or .gguf path ($KB_MODEL)")
-    p.add_argument("--engine", choices=kbconfig.ENGINES[:2], help="model backend ($KB_ENGINE)")
+    global_options(p)
+    common = argparse.ArgumentParser(add_help=False)
+    global_options(common, default=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    add = sub.add_parser
+    sub.add_parser = lambda name, **kw: add(name, parents=[common], **kw)  # every subcommand: the global options
 
     s = sub.add_parser("init", help="create a vault (idempotent)")
     s.add_argument("path", nargs="?", help="where (default: the current directory)")
@@ -524,7 +562,7 @@ def build_parser() -> Parser:
 
     s = sub.add_parser("search", help="full-text search over the wiki and raw sources")
     s.add_argument("query", nargs="+")
-    s.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    s.add_argument("-k", type=positive, default=10, help="how many results (default 10)")
     s.add_argument("--kind", help="only these kinds: source,concept,answer,report,raw,page")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
@@ -556,6 +594,10 @@ def build_parser() -> Parser:
     s = sub.add_parser("mcp", help="serve the vault to an agent over MCP (stdio); read-only unless "
                        "[mcp] allow_writes")
     s.set_defaults(func=cmd_mcp)
+
+    s = sub.add_parser("completion", help="print a shell completion script: eval \"$(kb completion bash)\"")
+    s.add_argument("shell", choices=["bash", "zsh", "fish"])
+    s.set_defaults(func=cmd_completion)
     return p
 
 

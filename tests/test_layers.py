@@ -43,7 +43,8 @@ def layer(module: str) -> tuple[str, str] | None:
             return "job", job
     if under("kb.api") or under("kb.recorded"):
         return "api", "kb.api"
-    if under("kb.cli") or under("kb.progress") or under("kb.tui") or under("kb.mcp") or under("kb.__main__"):
+    if (under("kb.cli") or under("kb.completion") or under("kb.progress") or under("kb.tui") or under("kb.mcp")
+            or under("kb.__main__")):
         return "front", "front"
     if under("kb"):
         raise AssertionError(f"{module} belongs to no layer: add it to tests/test_layers.py")

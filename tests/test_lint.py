@@ -215,3 +215,23 @@ def test_duplicate_concepts_by_name_alias_and_acronym(tmp_path):
              if f.check == "duplicate-concept"]
     assert sorted(found) == [["wiki/concepts/Experts mixture.md", "wiki/concepts/Mixture of Experts.md"],
                              ["wiki/concepts/Transformer.md", "wiki/concepts/Transformers.md"]]
+
+
+def test_links_in_tables_and_properties_as_obsidian_reads_them(tmp_path):
+    """`\\|` in a table cell is the link's pipe, not part of its target; a property's link is a
+    link: it makes a backlink (no orphan) and, when it points nowhere, a broken link."""
+    vault = Vault.init(tmp_path / "v", "")[0]
+    write(vault.root, "wiki/concepts/SCOBY.md", FM.format(t="SCOBY", ty="concept") + "# SCOBY\n\nA culture.\n")
+    write(vault.root, "notes/table.md", "# Brews\n\n| brew | culture |\n|---|---|\n"
+          "| kombucha | [[wiki/concepts/SCOBY\\|SCOBY]] |\n")
+    write(vault.root, "notes/child.md", '---\nup: "[[notes/table]]"\n---\n# Child\n\nLinks to [[wiki/concepts/SCOBY]].\n')
+    r = run_kb("lint", "--structural", "--no-report", "--json", cwd=vault.root)
+    found = json.loads(r.stdout)["findings"]
+    assert not [f for f in found if f["check"] in ("broken-link", "missing-concept")], found
+    orphans = {f["pages"][0] for f in found if f["check"] == "orphan"}
+    assert "notes/table.md" not in orphans  # its backlink is child's `up` property
+    write(vault.root, "notes/child.md", '---\nup: "[[notes/Nowhere]]"\nrelated: ["[[wiki/concepts/SCOBY]]"]\n---\n# Child\n')
+    r = run_kb("lint", "--structural", "--no-report", "--json", cwd=vault.root)
+    assert r.returncode == 1
+    broken = [f for f in json.loads(r.stdout)["findings"] if f["check"] == "broken-link"]
+    assert [f["message"] for f in broken] == ["notes/child.md (property up): [[notes/Nowhere]] -> no file matches 'notes/Nowhere'"]

@@ -76,7 +76,7 @@ async def test_open_a_page_from_the_tree_and_follow_a_link_by_keyboard(tmp_path)
         assert names[0] == "raw/hot-composting.md"  # the raw file first, then its concepts
         concept = next(i for i, n in enumerate(names) if n.startswith("wiki/concepts/"))
         links.focus()
-        await pilot.press(*["down"] * (concept + 1), "enter")
+        await pilot.press(*["down"] * concept, "enter")  # the first link is highlighted
         await settle(pilot)
         assert app.current == names[concept]
         body = app.query_one("#page-body", Markdown).source
@@ -280,3 +280,179 @@ def test_workers_share_one_engine_one_call_at_a_time(tmp_path):
     for t in threads:
         t.join()
     assert not Slow.overlap and kb.engine().n_ctx == 4096 and built == [1]  # one model, built once
+
+
+# -- the first hour (issue 19): what a new user met in the TUI ---------------------------------
+
+def _note(vault, rel, text):
+    p = vault.root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text, encoding="utf-8")
+
+
+async def test_vault_text_is_shown_as_it_is_never_read_as_markup(tmp_path):
+    vault = vault_with_sources(tmp_path)
+    _note(vault, "forum [draft].md", "# Forum\n\nClose italics with the [/i] tag, and [b]bold[/b] with its own.\n")
+    from kb.api import Kb
+    Kb(vault).search("tag")  # the index as `kb search tag` left it
+    app = KbApp(vault, None, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        leaves = [str(n.label) for n in app.query_one("#tree").root.children[-1].children]
+        assert "forum [draft]" in leaves  # not `forum `
+        await pilot.press("slash", *"tag")
+        await settle(pilot)
+        results = app.query_one("#search-results", ListView)
+        hit = next(i for i in results.children if i.name == "forum [draft].md")
+        shown = str(hit.query_one("Label").render())
+        assert "forum [draft].md" in shown and "[/i]" in shown
+        results.focus()
+        results.index = list(results.children).index(hit)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current == "forum [draft].md" and app.is_running
+        assert "forum [draft].md" in str(app.query_one("#page-title").render())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_the_page_gets_the_width_the_tree_leaves(tmp_path, size):
+    app = KbApp(vault_with_sources(tmp_path), None, "test-model")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.open_page("wiki/sources/Hot composting.md")
+        await settle(pilot)
+        tree, page = app.query_one("#tree").region, app.query_one("#page-scroll").region
+        assert page.x == tree.right and page.right == size[0]  # nothing past the screen's edge
+        assert page.height >= size[1] // 2  # the page, not its link list, takes the rows
+
+
+async def test_a_search_hit_opens_in_front_and_the_keys_follow_it(tmp_path):
+    app = KbApp(vault_with_sources(tmp_path), None, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"salt")
+        await settle(pilot)
+        results = app.query_one("#search-results", ListView)
+        assert len(results.children) >= 2
+        await pilot.press("tab", "down", "enter")
+        await settle(pilot)
+        assert app.current == results.children[results.index].name
+        tabs = app.query_one("#tabs")
+        assert tabs.active == "page-tab" and app.query_one("#page-tab") in app.focused.ancestors
+        await pilot.press("slash", "tab", "p")  # `p` from the results list shows the page
+        await settle(pilot)
+        assert tabs.active == "page-tab" and app.query_one("#search-input", Input).value == "salt"
+
+
+async def test_search_finds_prefixes_and_notes_added_since_the_index(tmp_path):
+    vault = vault_with_sources(tmp_path)
+    from kb.api import Kb
+    Kb(vault).search("kimchi")  # the index exists and is warm
+    _note(vault, "notes/Kvass.md", "# Kvass\n\nA drink fermented from rye bread.\n")
+    app = KbApp(vault, None, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"kvas")
+        await settle(pilot)
+        names = [i.name for i in app.query_one("#search-results", ListView).children]
+        assert names[:1] == ["notes/Kvass.md"]
+        await pilot.press(*"s ferm")  # whole words, then a prefix of the next
+        await settle(pilot)
+        names = [i.name for i in app.query_one("#search-results", ListView).children]
+        assert names[:1] == ["notes/Kvass.md"]
+
+
+async def test_backlinks_by_title_and_the_reindex_log_in_words(tmp_path):
+    vault = vault_with_sources(tmp_path)
+    app = KbApp(vault, None, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        concept = next(p for p in vault.notes("wiki/concepts"))
+        app.open_page(concept)
+        await settle(pilot)
+        back = [str(i.query_one("Label").render()) for i in app.query_one("#page-links", ListView).children
+                if str(i.query_one("Label").render()).startswith("← ")]
+        assert back and all("/" not in b and not b.endswith(".md") for b in back)
+        await pilot.press("i")
+        await settle(pilot)
+        log = "\n".join(str(line.text) for line in app.query_one("#job-log").lines)
+        assert "reindex:" in log and "documents in the search index" in log and "{" not in log
+
+
+@pytest.fixture(scope="module")
+def mlblog_fake(tmp_path_factory):
+    """The ml-blog corpus compiled with the scripted engine (no model): real posts, kb's pages."""
+    from conftest import CORPUS
+    vault, _ = Vault.init(tmp_path_factory.mktemp("mlblog") / "v", "")
+    for p in sorted((CORPUS / "ml-blog").glob("*.md")):
+        shutil.copy(p, vault.root / "raw" / p.name)
+    assert not Compile(vault, lambda: CompileFake()).run().failed
+    return Vault.open(vault.root)
+
+
+def _page_text(screen: str, left: int) -> str:
+    """The page pane's words in reading order: each row right of the tree, joined."""
+    rows = [row[left:].strip(" ▁▂▃▄▅▆▇█▔▕▏▎▍▌▋▊▉") for row in screen.splitlines()]
+    return " ".join(" ".join(rows).split())
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+def test_kb_tui_on_the_ml_blog_vault_in_tmux(mlblog_fake, tmp_path, size):
+    """Issue 19's walk through, in a real terminal at two sizes: open a page and read its last
+    line and a whole wrapped paragraph, search a prefix, open a hit, follow a link, go back, quit."""
+    import os
+    import re
+    import sys
+    import time
+    vault = mlblog_fake
+    first = sorted(vault.notes("wiki/sources"))[0]
+    page = vault.read(first)
+    summary = " ".join(page.body.split("## Summary", 1)[1].strip().split("\n\n")[0].split())
+    last = re.sub(r"\[\[[^|\]]*\|([^\]]*)\]\]", r"\1", page.body.strip().splitlines()[-1]).lstrip("- ")
+    session = f"kbtui{os.getpid()}x{size[0]}"
+    done = tmp_path / "exit-code"
+    cmd = (f"unset COLUMNS LINES; cd '{vault.root}' && {sys.executable} -m kb.cli tui; echo $? > {done}; "
+           "sleep 5")  # the screen stays to be read; the size is the window's, not pytest's COLUMNS
+    tmux("new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]), cmd)
+    left = 22 if size[0] < 100 else 32  # the tree's width at this size (app.tcss)
+    try:
+        wait_screen(session, "Sources (19)")
+        wait_screen(session, "model: ")
+        time.sleep(1)  # the first page (index.md) is open
+        tmux("send-keys", "-t", session, "Down", "Down", "Down", "Enter")
+        wait_screen(session, first[:30])
+        screen = wait_screen(session, "Summary")
+        assert summary in _page_text(screen, left), screen  # wrapped inside the pane, nothing cut
+        tmux("send-keys", "-t", session, "p")  # the keyboard to the page, which End scrolls
+        time.sleep(1)
+        tmux("send-keys", "-t", session, "End")
+        t0 = time.monotonic()
+        while last not in _page_text(screen, left) and time.monotonic() - t0 < 10:
+            time.sleep(0.2)
+            screen = tmux("capture-pane", "-p", "-t", session).stdout
+        assert last in _page_text(screen, left), screen
+        tmux("send-keys", "-t", session, "/")
+        time.sleep(0.5)
+        tmux("send-keys", "-t", session, *"specul")  # a prefix of 'speculation'
+        wait_screen(session, "Idle Speculation on GPU")
+        tmux("send-keys", "-t", session, "Tab", "Enter")
+        hit = "wiki/sources/Idle Speculation"
+        screen = wait_screen(session, hit)
+        tmux("send-keys", "-t", session, "Tab", "Enter")  # the first of its links
+        t0 = time.monotonic()
+        while hit in screen.splitlines()[2] and time.monotonic() - t0 < 10:
+            time.sleep(0.2)
+            screen = tmux("capture-pane", "-p", "-t", session).stdout
+        assert hit not in screen.splitlines()[2], screen
+        tmux("send-keys", "-t", session, "BSpace")
+        wait_screen(session, hit)
+        tmux("send-keys", "-t", session, "q")
+        t0 = time.monotonic()
+        while not done.exists() and time.monotonic() - t0 < 20:
+            time.sleep(0.2)
+        screen = tmux("capture-pane", "-p", "-t", session).stdout
+        assert done.read_text().strip() == "0", screen
+        assert "Traceback" not in screen and "error" not in screen
+    finally:
+        tmux("kill-session", "-t", session, check=False)

@@ -28,6 +28,8 @@ _TOC = re.compile(r"^_MAIN_(\d+)\.toc$")
 _WARM: dict[str, "Ranker"] = {}
 _LOCK = threading.Lock()
 FIELDS = ["title", "aliases", "headings", "body", "tags", "source_text"]
+MAX_EXPAND = 24  # words a prefix stands for, per field: the ones in most documents
+MAX_SCAN = 5000  # indexed words looked at per prefix (a two-letter prefix in a big vault)
 
 
 def _generation(index_dir: Path):
@@ -97,25 +99,34 @@ class Ranker:
         live = {sid for sid, *_ in self.leaves}
         self.segments = {k: v for k, v in segments.items() if k[0] in live}
 
-    def search(self, text: str, k: int, kinds: tuple[str, ...] | None):
-        """Whoosh `Results` of the top k (only documents of `kinds` when given), best first."""
+    def search(self, text: str, k: int, kinds: tuple[str, ...] | None, prefix: bool = False):
+        """Whoosh `Results` of the top k (only documents of `kinds` when given), best first.
+        `prefix`: the last word also stands for the indexed words it begins (`_expand`)."""
         from whoosh import query as wq
         from whoosh.searching import Results
-        q = self.parser.parse(text)
+        words = text.split()
+        last = words.pop().lower() if prefix and words and len(words[-1]) >= 2 else None
+        q = self.parser.parse(" ".join(words) if last else text)
         terms, scale = _flat(q, wq)
         if terms is None:  # a shape this module does not score: whoosh does, unfiltered
-            return self.searcher.search(q, limit=None if kinds else k)
-        if not terms or not self.n:
+            return self.searcher.search(self.parser.parse(text), limit=None if kinds else k)
+        groups = [(f, (t,)) for f, t in terms]
+        if last:
+            groups += [g for g in (self._expand(f, last) for f in FIELDS) if g[1]]
+            scale = scale or (0.9 if len(groups) > 1 else None)  # the parser's OrGroup.factory(0.9)
+            if groups:  # what the snippets highlight: every word searched for
+                q = wq.Or([wq.Term(f, t) for f, alts in groups for t in alts])
+        if not groups or not self.n:
             results = Results(self.searcher, q, [])
             results._total = 0
             return results
         total = np.zeros(self.n)
         matching = np.zeros(self.n)
-        for field, term in terms:
-            self._add(field, term, total, matching)
+        for field, alts in groups:
+            self._add(field, alts, total, matching)
         if scale:
             for _, reader, start, count in self.leaves:
-                termcount = sum((f, t) in reader for f, t in terms)
+                termcount = sum(any((f, t) in reader for t in alts) for f, alts in groups)
                 if termcount:
                     s = slice(start, start + count)
                     total[s] = (total[s] + (matching[s] - 1) / (termcount - scale) ** 2) * ((termcount - 1) / termcount)
@@ -133,23 +144,57 @@ class Ranker:
         results._total = int(hit.sum())  # len(results), which whoosh asks its collector for
         return results
 
-    def _add(self, field: str, term: str, total: np.ndarray, matching: np.ndarray) -> None:
+    def _add(self, field: str, alts: tuple[str, ...], total: np.ndarray, matching: np.ndarray) -> None:
+        """One query word in one field: its score where it occurs, and one more word matched.
+        A prefix's words (`alts`) count as one: a page scores its best of them, so a page with
+        five words that begin `ferm` does not outrank one that says `fermentation` five times."""
         scorable = self.schema[field].scorable  # BM25F scores the others by weight alone
         if scorable:
-            idf = self.searcher.idf(field, term)
             avgfl = self.searcher.avg_field_length(field) or 1
             B, K1 = self.weighting._field_B.get(field, self.weighting.B), self.weighting.K1
+        idf = {t: self.searcher.idf(field, t) for t in alts} if scorable else {}
         for sid, reader, start, count in self.leaves:
-            if (field, term) not in reader:
-                continue
-            ids, tf = self._postings(sid, reader, field, term)
-            if scorable:
-                fl = self._lengths(sid, reader, field, count)[ids]  # whoosh.scoring.bm25, over arrays
-                score = idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
-            else:
-                score = tf
-            total[ids + start] += score
-            matching[ids + start] += 1
+            best = hit = None
+            for term in alts:
+                if (field, term) not in reader:
+                    continue
+                ids, tf = self._postings(sid, reader, field, term)
+                if scorable:
+                    fl = self._lengths(sid, reader, field, count)[ids]  # whoosh.scoring.bm25, over arrays
+                    score = idf[term] * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
+                else:
+                    score = tf
+                if len(alts) == 1:
+                    total[ids + start] += score
+                    matching[ids + start] += 1
+                    continue
+                if best is None:
+                    best, hit = np.zeros(count), np.zeros(count, dtype=bool)
+                best[ids] = np.maximum(best[ids], score)
+                hit[ids] = True
+            if best is not None:
+                total[start:start + count] += best
+                matching[start:start + count] += hit
+
+    def _expand(self, field: str, word: str) -> tuple[str, tuple[str, ...]]:
+        """(field, the indexed words `word` stands for as a prefix): itself as analysed (stemmed),
+        the words that begin with it or with its stem, the MAX_EXPAND in most documents; failing
+        those, the longest indexed stem it begins with (`experimen` is on its way to `experi`)."""
+        reader = self.searcher.reader()
+        analyzer = getattr(self.schema[field], "analyzer", None)
+        own = [t.text for t in analyzer(word)] if analyzer is not None else [word]
+        found: set[str] = set()
+        for start in {word, *own}:
+            for n, term in enumerate(reader.expand_prefix(field, start)):
+                if n >= MAX_SCAN:
+                    break
+                found.add(term.decode("utf-8") if isinstance(term, bytes) else term)
+        if len(found) > MAX_EXPAND:
+            found = set(sorted(found, key=lambda t: (-reader.doc_frequency(field, t), t))[:MAX_EXPAND])
+        found.update(t for t in own if (field, t) in reader)
+        if not found:
+            found = next(({word[:i]} for i in range(len(word) - 1, 3, -1) if (field, word[:i]) in reader), set())
+        return field, tuple(sorted(found))
 
     def _postings(self, sid, reader, field, term):
         key = (sid, field, term)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kb.core import markdown
-from kb.core.errors import KbError, PageError
+from kb.core.errors import KbError, PageError, UsageError
 from kb.core.vault import Vault, atomic_write
 from kb.tools import ranking, snippets
 
@@ -66,6 +66,9 @@ def _current(schema) -> bool:
     if not _LAYOUT:
         _LAYOUT.update(_layout(_schema()))
     return _layout(schema) == _LAYOUT
+
+
+KINDS_FOUND = ("source", "concept", "answer", "report", "raw", "page")  # what `_kind` calls a document
 
 
 def _kind(path: str) -> str:
@@ -205,16 +208,24 @@ class SearchIndex:
         shutil.rmtree(self.dir, ignore_errors=True)
         return self.sync()
 
-    def search(self, query: str, k: int = 10, kinds: tuple[str, ...] | None = None) -> list[Hit]:
+    def search(self, query: str, k: int = 10, kinds: tuple[str, ...] | None = None,
+               prefix: bool = False) -> list[Hit]:
+        """`prefix`: the last word also finds the words it begins (`kombu`: kombucha), as a
+        search box typed into wants, or a query ending in `*`; otherwise whole words only."""
         if not query or not query.strip():
             raise KbError("empty search query")
+        if k < 1:
+            raise UsageError(f"asked for {k} results: at least 1")
+        if kinds and (unknown := [k for k in kinds if k not in KINDS_FOUND]):  # `sources` found nothing
+            raise UsageError(f"unknown kind {', '.join(map(repr, unknown))}; use {','.join(KINDS_FOUND)}")
         from whoosh import highlight
         warm = ranking.warm(self.dir) if self.exists else None
         if warm is None or not _current(warm.schema):
             self.sync()
             warm = ranking.warm(self.dir)
         with warm.lock:
-            results = warm.search(_plain(query), k, kinds)
+            prefix = prefix or query.rstrip().endswith("*")  # `kombu*` asks for it anywhere
+            results = warm.search(_plain(query), k, kinds, prefix=prefix)
             results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
             results.formatter = highlight.HtmlFormatter(tagname="b", classname="", termclass="")
             results.scorer = _earliest_first

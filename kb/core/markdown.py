@@ -77,6 +77,7 @@ class Link:
     embed: bool = False
     kind: str = "wiki"  # wiki | md
     line: int = 0  # 1-based line of the block it sits in
+    prop: str | None = None  # the frontmatter property it is the value of (`up: "[[X]]"`), else None
 
     @property
     def subpath(self) -> str:
@@ -110,7 +111,7 @@ def _wikilink_rule(state: StateInline, silent: bool) -> bool:
         return False
     if not silent:
         linkpart, _, alias = inner.partition("|")
-        target, heading, block = parse_linktext(linkpart)
+        target, heading, block = parse_linktext(linkpart.removesuffix("\\"))  # `\|`, as in a table
         token = state.push("wikilink", "", 0)
         token.meta = {"target": target, "heading": heading, "block": block,
                       "alias": alias.strip() or None, "embed": embed}
@@ -149,11 +150,31 @@ class Parsed:
     blocks: set[str]
 
 
-def parse(body: str, tokens: list | None = None) -> Parsed:
+def property_links(meta: dict) -> list[Link]:
+    """Wikilinks that are the values of frontmatter properties (`up: "[[X]]"`, a list of them):
+    Obsidian counts these as links and backlinks, so kb resolves and checks them as well."""
+    out: list[Link] = []
+    for key, value in meta.items():
+        for v in value if isinstance(value, list) else [value]:
+            if not isinstance(v, str):
+                continue
+            if "[" not in v:  # most values: no link, no parse
+                continue
+            for tok in parser().parseInline(v):  # the same rule as in a body
+                for child in tok.children or ():
+                    if child.type == "wikilink":
+                        m = child.meta
+                        out.append(Link(target=m["target"], heading=m["heading"], block=m["block"],
+                                        alias=m["alias"], embed=m["embed"], prop=str(key)))
+    return out
+
+
+def parse(body: str, tokens: list | None = None, meta: dict | None = None) -> Parsed:
     """Links, headings and block ids of a page body, in one pass over the token stream (pass
-    `tokens` when the caller has parsed the body already and reads them for something else)."""
+    `tokens` when the caller has parsed the body already and reads them for something else);
+    with the page's `meta`, the links in its properties first."""
     tokens = parser().parse(body) if tokens is None else tokens
-    links: list[Link] = []
+    links: list[Link] = property_links(meta) if meta else []
     headings: list[str] = []
     blocks: set[str] = set()
     in_heading = False

@@ -244,8 +244,8 @@ class Vault:
                 continue
             try:
                 text = self.abspath(rel).read_text(encoding="utf-8", errors="replace")
-                _, body = markdown.split_frontmatter(text, where=rel)
+                meta, body = markdown.split_frontmatter(text, where=rel)
             except (PageError, OSError):
-                body = ""
-            parsed[rel] = markdown.parse(body)
+                meta, body = {}, ""
+            parsed[rel] = markdown.parse(body, meta=meta)
         return build_graph(index, parsed)

@@ -76,7 +76,7 @@ class Snapshot:
             else:
                 pages[rel] = page
             tokens = markdown.parser().parse(page.body)  # once, for links and for sections
-            parsed[rel] = markdown.parse(page.body, tokens)
+            parsed[rel] = markdown.parse(page.body, tokens, page.meta)
             empty[rel] = empty_sections(page.body, tokens)
         graph = build_graph(LinkIndex(files), parsed)
         return cls(vault, files, pages, bad, parsed, graph, Manifest.load(vault), empty)
@@ -163,7 +163,7 @@ def check_links(s: Snapshot) -> list[Finding]:
     for r in s.graph.broken:
         if r.source.startswith(REPORTS):  # reports are snapshots of their day
             continue
-        where = f"{r.source} (line {r.link.line})"
+        where = _where(r)
         text = _written(r.link)
         if r.target is not None:
             out.append(Finding("broken-link", "error", f"{where}: {text} -> {r.problem}", [r.source, r.target]))
@@ -193,8 +193,12 @@ def check_links(s: Snapshot) -> list[Finding]:
         else:
             for r in rs:
                 out.append(Finding("broken-link", "error",
-                                   f"{r.source} (line {r.link.line}): {text} -> {r.problem}", [r.source]))
+                                   f"{_where(r)}: {text} -> {r.problem}", [r.source]))
     return out
+
+
+def _where(r) -> str:
+    return f"{r.source} (property {r.link.prop})" if r.link.prop else f"{r.source} (line {r.link.line})"
 
 
 def _written(link) -> str:

@@ -80,7 +80,17 @@ class Lint:
         report.seconds = time.monotonic() - t0
         if write_report:
             report.report_page = self.write_report(report)
+        if report.fixed or report.report_page:
+            self._update_search()
         return report
+
+    def _update_search(self) -> None:
+        """Keep the search index (if there is one) in step with the stubs, relinked pages and
+        report just written; a look at every file's stamp, small beside lint's own read."""
+        from kb.tools.search import SearchIndex
+        index = SearchIndex(self.vault)
+        if index.exists:
+            index.sync()
 
     def model_checks(self, snap: Snapshot, raw: dict[str, str]) -> tuple[list[Finding], dict]:
         """The agent's checks as lint findings (the agent has types of its own), and its run's cost."""

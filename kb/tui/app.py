@@ -7,22 +7,23 @@ notification; the app does not crash on what a user can act on.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import (Footer, Input, Label, ListItem, ListView, Markdown, ProgressBar, RichLog,
                              TabbedContent, TabPane)
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from kb.api import Kb
 from kb.core import events, markdown
 from kb.core.errors import KbError
 from kb.core.links import LinkIndex
 from kb.tui.help import HelpScreen
-from kb.tui.widgets import PageView, StatusBar, TraceView, VaultTree, link_targets
+from kb.tui.widgets import PageView, StatusBar, TraceView, VaultTree, link_targets, plain, snippet, styled
 
 
 class KbApp(App):
@@ -41,6 +42,9 @@ class KbApp(App):
         Binding("j", "jobs", "Jobs"),
         Binding("backspace", "back", "Back", show=False),
     ]
+    # a narrow terminal gets a narrower tree, a short one fewer rows of links (app.tcss)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
     def __init__(self, kb: Kb, ask_mode: str = "rlm"):
         super().__init__()
@@ -56,6 +60,8 @@ class KbApp(App):
         self.health = "health: checking"
         self.watcher = None
         self.busy: set[str] = set()
+        self.index_lock = threading.Lock()  # one search at a time: the first may bring the index up to date
+        self.index_stale = True  # a person may have edited files since: looked at when search opens
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -76,7 +82,7 @@ class KbApp(App):
                     yield Label("No job running. c: compile · l: lint · i: reindex · w: watch raw/", id="job-label")
                     yield ProgressBar(id="job-progress", show_eta=False)
                     yield Label("", id="watch-label")
-                    yield RichLog(id="job-log", wrap=True, markup=True)
+                    yield RichLog(id="job-log", wrap=True, markup=False)
         yield StatusBar(id="status")
         yield Footer()
 
@@ -101,15 +107,34 @@ class KbApp(App):
         except OSError as e:
             self.notify(f"{path}: {e.strerror}", severity="error")
             return
-        _, body = markdown.split_frontmatter(text, where=path) if path.endswith(".md") else ({}, text)
+        try:
+            meta, body = markdown.split_frontmatter(text, where=path) if path.endswith(".md") else ({}, text)
+        except KbError:
+            meta, body = {}, text  # broken YAML: the page as it is
         index = LinkIndex(self.vault.files())
-        links = link_targets(markdown.parse(body).links, lambda t: index.resolve(t, path)) if path.endswith(".md") else []
-        backlinks = sorted(self.vault.graph().inbound(path))
+        links = link_targets(markdown.parse(body, meta=meta).links, lambda t: index.resolve(t, path)) if path.endswith(".md") else []
+        backlinks = [(b, self._title(b)) for b in sorted(self.vault.graph().inbound(path))]
         if remember and self.current and self.current != path:
             self.history.append(self.current)
         self.current = path
         await self.query_one(PageView).show(path, body, links, backlinks)
+        self._show_page_tab()
+
+    def _title(self, path: str) -> str:
+        try:
+            return self.vault.read(path).title
+        except KbError:
+            return path.rsplit("/", 1)[-1].removesuffix(".md")
+
+    def _show_page_tab(self, focus: bool = False) -> None:
+        """The page tab, and the keyboard with it (`focus`, or unless it is in the tree or the
+        page pane): a focused widget left in the pane being hidden (the search results) pulled its
+        tab back to the front and kept `p` typing into the search."""
         self.query_one(TabbedContent).active = "page-tab"
+        pane = self.query_one("#page-tab")
+        focused = self.focused
+        if focus or focused is None or (focused is not self.query_one(VaultTree) and pane not in focused.ancestors):
+            self.query_one("#page-scroll", VerticalScroll).focus()
 
     def resolve(self, target: str) -> str | None:
         return LinkIndex(self.vault.files()).resolve(target, self.current or "")
@@ -152,20 +177,33 @@ class KbApp(App):
 
     @work(exclusive=True, group="search", thread=True, exit_on_error=False)
     def run_search(self, query: str) -> None:
-        from kb.tools.search import SearchIndex
-        hits = []
-        if query.strip():
-            index = SearchIndex(self.vault)
-            if not index.exists:
-                index.rebuild()
-            hits = index.search(query, 20)
-        self.call_from_thread(self._show_hits, hits)
+        """As you type: the last word is a prefix (`kombu` finds kombucha). The jobs keep the
+        index current; a person's edits are taken in by the first search after the search tab
+        opens, not on every key (a look at every file: 0.4 s at 10,000 pages)."""
+        if not query.strip():
+            self.call_from_thread(self._show_hits, [])
+            return
+        with self.index_lock:
+            if self.index_stale:
+                self.kb.refresh_search()
+                self.index_stale = False
+            hits = self.kb.search(query, 20, prefix=True, fresh=False)
+        if not get_current_worker().is_cancelled:  # a later key's search replaced this one
+            self.call_from_thread(self._show_hits, hits)
 
     async def _show_hits(self, hits) -> None:
         lv = self.query_one("#search-results", ListView)
         await lv.clear()
-        await lv.extend([ListItem(Label(f"[b]{h.title}[/b]  {h.path}\n  {h.snippet[:150]}"), name=h.path)
-                         for h in hits])
+        await lv.extend([ListItem(Label(styled("[b]$title[/b]  $path\n  ", title=h.title, path=h.path)
+                                        + snippet(h.snippet[:150])), name=h.path) for h in hits])
+        lv.index = 0 if hits else None  # Tab, Enter opens the best hit; Down for the next
+
+    @on(Input.Submitted, "#search-input")
+    def _search_entered(self) -> None:
+        """Enter in the search box opens the best hit."""
+        lv = self.query_one("#search-results", ListView)
+        if lv.children and lv.children[0].name:
+            self.open_page(lv.children[0].name)
 
     # -- ask --------------------------------------------------------------------------------
     @on(Input.Submitted, "#ask-input")
@@ -197,8 +235,14 @@ class KbApp(App):
             self.query_one("#answer", Markdown).update(f"*draft:* {e.answer}")
 
     # -- jobs -------------------------------------------------------------------------------
-    def _job_log(self, line: str) -> None:
-        self.query_one("#job-log", RichLog).write(f"{time.strftime('%H:%M:%S')} {line}")
+    def _job_log(self, line: str, style: str = "") -> None:
+        """A job's line as it is (paths and messages can hold brackets), stamped with the time."""
+        from rich.text import Text
+        self.query_one("#job-log", RichLog).write(Text(f"{time.strftime('%H:%M:%S')} {line}", style=style))
+
+    def notify(self, message: str, *, markup: bool = False, **kw) -> None:
+        """Notifications carry paths and error messages: text, not markup, unless asked."""
+        super().notify(message, markup=markup, **kw)
 
     def _progress(self, done: int, total: int, label: str) -> None:
         self.query_one("#job-progress", ProgressBar).update(total=max(total, 1), progress=done)
@@ -256,7 +300,7 @@ class KbApp(App):
     def run_reindex(self) -> None:
         self.call_from_thread(self._progress, 0, 1, "reindex: building")
         stats = self.kb.reindex()
-        self.call_from_thread(self._job_log, f"reindex: {stats}")
+        self.call_from_thread(self._job_log, f"reindex: {stats['documents']} documents in the search index")
         self.call_from_thread(self._progress, 1, 1, "reindex done")
 
     def action_watch(self) -> None:
@@ -302,7 +346,7 @@ class KbApp(App):
             err = event.worker.error
             msg = str(err) if isinstance(err, KbError) else f"{type(err).__name__}: {err}"
             self.notify(msg, severity="error", timeout=8)
-            self._job_log(f"[red]error[/red] {msg}")
+            self._job_log(f"error {msg}", style="red")
 
     # -- navigation -------------------------------------------------------------------------
     def action_help(self) -> None:
@@ -311,13 +355,14 @@ class KbApp(App):
     def action_search(self) -> None:
         self.query_one(TabbedContent).active = "search-tab"
         self.query_one("#search-input", Input).focus()
+        self.index_stale = True
 
     def action_ask(self) -> None:
         self.query_one(TabbedContent).active = "ask-tab"
         self.query_one("#ask-input", Input).focus()
 
     def action_page(self) -> None:
-        self.query_one(TabbedContent).active = "page-tab"
+        self._show_page_tab(focus=True)  # `p`, then the arrows and End scroll the page
 
     def action_jobs(self) -> None:
         self.query_one(TabbedContent).active = "jobs-tab"

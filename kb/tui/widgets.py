@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 from rich.markup import escape
-from textual.containers import Vertical
+from rich.text import Text
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Label, ListItem, ListView, Markdown, RichLog, Static, Tree
 
 from kb.agents.trace import Choice, Code, End, Event, Evidence, Llm, Output, Start, SubCall
@@ -18,8 +20,30 @@ GROUPS = (("Raw sources", "raw/"), ("Sources", "wiki/sources/"), ("Concepts", "w
 WIKILINK = re.compile(r"(!?)\[\[([^\]|#]*)((?:#[^\]|]*)?)(?:\|([^\]]*))?\]\]")
 
 
+def plain(text: str) -> Content:
+    """Text from the vault (a name, a title, a snippet, a job's line) as it is. Textual reads a
+    str as markup, so `the [/i] tag` in a note crashed the search pane and `forum [draft].md`
+    lost its `[draft]`: everything the vault says reaches a widget through here, or as a `$name`
+    value of `styled`, never as markup."""
+    return Content(str(text))
+
+
+def styled(template: str, **values) -> Content:
+    """kb's own markup with the vault's text put in as `$name` values, which are never parsed."""
+    return Content.from_markup(template, **{k: str(v) for k, v in values.items()})
+
+
+def snippet(text: str) -> Content:
+    """A search snippet with its `**matched**` words in bold (the rest as it is)."""
+    parts = re.split(r"\*\*(.+?)\*\*", text)
+    return Content.assemble(*((part, "bold") if i % 2 else part for i, part in enumerate(parts) if part))
+
+
 class VaultTree(Tree):
     """raw / sources / concepts / answers / reports, and a person's other notes."""
+
+    def process_label(self, label) -> Text:
+        return Text(label) if isinstance(label, str) else label  # file names, never markup
 
     def show(self, files: list[str]) -> None:
         self.clear()
@@ -49,24 +73,29 @@ def to_markdown_links(body: str) -> str:
 
 
 class PageView(Vertical):
-    """A page rendered as markdown, then its outgoing links and backlinks as a list to follow
-    with the keyboard (Tab to it, arrows, Enter)."""
+    """A page rendered as markdown in a pane that scrolls by keyboard, then its outgoing links
+    and backlinks as a list to follow (Tab to it, arrows, Enter)."""
 
     def compose(self):
         yield Static("", id="page-title")
-        yield Markdown("", id="page-body", open_links=False)
+        with VerticalScroll(id="page-scroll"):
+            yield Markdown("", id="page-body", open_links=False)
         yield Label("Links (Enter follows) and backlinks", id="links-label")
         yield ListView(id="page-links")
 
-    async def show(self, path: str, body: str, links: list[tuple[str, str]], backlinks: list[str]) -> None:
-        self.query_one("#page-title", Static).update(f"[b]{path}[/b]")
+    async def show(self, path: str, body: str, links: list[tuple[str, str]],
+                   backlinks: list[tuple[str, str]]) -> None:
+        """`links` and `backlinks`: (path, what to call it), the title where the page has one."""
+        self.query_one("#page-title", Static).update(styled("[b]$path[/b]", path=path))
         await self.query_one("#page-body", Markdown).update(to_markdown_links(body))
+        self.query_one("#page-scroll", VerticalScroll).scroll_home(animate=False)
         lv = self.query_one("#page-links", ListView)
         await lv.clear()
-        items = [ListItem(Label(f"→ {label}"), name=target) for target, label in links]
-        items += [ListItem(Label(f"← {b}"), name=b) for b in backlinks]
+        items = [ListItem(Label(plain(f"→ {label}")), name=target) for target, label in links]
+        items += [ListItem(Label(plain(f"← {label}")), name=source) for source, label in backlinks]
         if items:
             await lv.extend(items)
+            lv.index = 0  # Tab, Enter follows the first link
 
 
 class TraceView(RichLog):
