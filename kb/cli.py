@@ -601,7 +601,14 @@ def build_parser() -> Parser:
     return p
 
 
+def _warning_line(message, category, *_args, **_kw) -> None:
+    """A warning (derived state found broken and rebuilt) is one line, like an error."""
+    print(f"kb: warning: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+    warnings.showwarning = _warning_line
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

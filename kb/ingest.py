@@ -3,23 +3,17 @@ twice is one source (by hash), whatever its name."""
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 import shutil
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.core import kinds
 from kb.core.errors import KbError
 from kb.core.extract import IMAGE_EXTS, TEXT_KINDS
+from kb.core.manifest import file_hash
 from kb.core.vault import Vault
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass
@@ -30,7 +24,12 @@ class Ingested:
 
 
 def ingest(vault: Vault, paths: list[Path]) -> list[Ingested]:
-    known = {file_hash(vault.abspath(rel)): rel for rel in vault.files("raw")}
+    known = {}
+    for rel in vault.files(kinds.RAW):  # what is there already, by content (unreadable ones skipped)
+        try:
+            known[file_hash(vault.abspath(rel))] = rel
+        except (OSError, KbError):
+            continue
     out = []
     files: list[Path] = []
     for p in paths:
@@ -42,21 +41,30 @@ def ingest(vault: Vault, paths: list[Path]) -> list[Ingested]:
         if ext not in TEXT_KINDS and ext not in IMAGE_EXTS:
             out.append(Ingested(str(f), None, f"unsupported type '{ext or '(none)'}'"))
             continue
-        digest = file_hash(f)
+        try:
+            digest = file_hash(f)
+        except OSError as e:  # unreadable, a symlink loop
+            out.append(Ingested(str(f), None, f"failed: cannot read {f} ({e.strerror or e})"))
+            continue
         if digest in known:
             out.append(Ingested(str(f), known[digest], f"duplicate of {known[digest]}"))
             continue
-        folder = "raw/assets" if ext in IMAGE_EXTS else "raw"
+        folder = kinds.ASSETS if ext in IMAGE_EXTS else kinds.RAW
         name = unicodedata.normalize("NFC", f.name)
         dest = vault.root / folder / name
         n = 2
         while dest.exists():
             dest = vault.root / folder / f"{Path(name).stem} ({n}){Path(name).suffix}"
             n += 1
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.kb-tmp")
-        shutil.copyfile(f, tmp)  # copy, never move: the original stays as it was
-        tmp.replace(dest)
+        tmp = dest.with_name(f".{secrets.token_hex(8)}.kb-tmp")  # short: a 250-byte name's temp fits
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, tmp)  # copy, never move: the original stays as it was
+            tmp.replace(dest)
+        except OSError as e:  # a read-only vault, a directory in the way: this file, not the batch
+            tmp.unlink(missing_ok=True) if tmp.is_file() else None
+            out.append(Ingested(str(f), None, f"failed: cannot write {e.filename or dest} ({e.strerror or e})"))
+            continue
         rel = dest.relative_to(vault.root).as_posix()
         known[digest] = rel
         out.append(Ingested(str(f), rel, "added"))

@@ -77,8 +77,11 @@ class CompileProgress:
         if gate and any(gate.values()):
             w(f"  gate     model sentences: {gate['kept']} kept, {gate['dropped']} dropped, "
               f"{gate['replaced']} replaced by the source's own")
-        for path, err in sorted(report.failed.items()):
-            w(f"  failed   {err}" if err.startswith(path) else f"  failed   {path}: {err}")
+        for note in getattr(report, "notes", ()):  # derived state found broken and rebuilt
+            print(f"kb: warning: {note}", file=sys.stderr, flush=True)
+        for path, err in sorted(report.failed.items()):  # one line each on stderr, naming the file
+            print(f"kb: failed: {err}" if err.startswith(path) else f"kb: failed: {path}: {err}",
+                  file=sys.stderr, flush=True)
         for c in report.conflicts:
             w(f"  conflict {c}")
 

@@ -4,6 +4,7 @@ runs the real model."""
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -152,13 +153,30 @@ def test_hand_edited_page_survives_recompile(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def test_a_lock_naming_a_live_reused_pid_does_not_block(tmp_path):
+    """A killed compile's lock file names a pid the OS has since given to another live process
+    (here: this test's own): nobody holds the OS lock, so compile goes ahead."""
+    vault = new_vault(tmp_path)
+    (vault.state_dir / "compile.lock").write_text(str(os.getpid()))
+    from scripted_server import ScriptedServer
+    with ScriptedServer(CompileFake()) as server:
+        r = run_kb("compile", "--json", cwd=vault.root, env=server.env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["compiled"]) == 5
+
+
 def test_two_compiles_at_once_are_refused(tmp_path):
     vault = new_vault(tmp_path)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR); "
+              "os.write(fd, str(os.getpid()).encode()); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+              "time.sleep(60)")
+    sleeper = subprocess.Popen([sys.executable, "-c", holder, str(vault.state_dir / "compile.lock")],
+                               stdout=subprocess.PIPE, text=True)
     try:
-        (vault.state_dir / "compile.lock").write_text(str(sleeper.pid))
+        assert sleeper.stdout.readline().strip() == "held"
         r = run_kb("compile", cwd=vault.root)
         assert r.returncode == 1 and "another kb compile is running" in r.stderr
+        assert f"pid {sleeper.pid}" in r.stderr
         assert "Traceback" not in r.stderr
     finally:
         sleeper.kill()
@@ -216,7 +234,7 @@ def test_bad_sources_are_reported_and_the_rest_compiles(tmp_path, small_model):
     (raw / "paper.pdf").write_bytes(_tiny_pdf("Attention is a mechanism. Transformers use attention heavily."))
     r = run_kb("compile", cwd=vault.root, env={"KB_MODEL": str(small_model)}, timeout=1500)
     assert r.returncode == 0, r.stderr
-    lines = r.stdout
+    lines = r.stdout + r.stderr  # failures are one line each on stderr
     assert "raw/empty.md: empty file" in lines
     assert "raw/binary.md: binary data" in lines
     assert "raw/latin1.txt: not valid UTF-8" in lines

@@ -105,5 +105,5 @@ def test_xhtml_compiles_and_an_empty_page_is_one_line(root):
     (root / "raw" / "empty.html").write_text("<html><body><div></div></body></html>")
     with ScriptedServer(CompileFake()) as server:
         r = run_kb("compile", cwd=root, env=server.env, timeout=300)
-    assert "raw/empty.html: no readable text" in r.stdout and "Traceback" not in r.stderr
+    assert "raw/empty.html: no readable text" in r.stderr and "Traceback" not in r.stderr
     assert (root / "wiki" / "sources" / "An XHTML page.md").exists()

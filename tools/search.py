@@ -17,7 +17,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kb.core import markdown
+from kb.core import kinds, markdown
 from kb.core.errors import KbError, PageError, UsageError
 from kb.core.vault import Vault, atomic_write
 from kb.tools import ranking, snippets
@@ -68,15 +68,11 @@ def _current(schema) -> bool:
     return _layout(schema) == _LAYOUT
 
 
-KINDS_FOUND = ("source", "concept", "answer", "report", "raw", "page")  # what `_kind` calls a document
+KINDS_FOUND = (*kinds.KINDS, "raw", "page")  # what `_kind` calls a document
 
 
 def _kind(path: str) -> str:
-    for prefix, kind in (("wiki/sources/", "source"), ("wiki/concepts/", "concept"),
-                         ("wiki/answers/", "answer"), ("wiki/reports/", "report"), ("raw/", "raw")):
-        if path.startswith(prefix):
-            return kind
-    return "page"
+    return kinds.folder_kind(path) or ("raw" if path.startswith(kinds.RAW) else "page")
 
 
 class SearchIndex:
@@ -88,16 +84,27 @@ class SearchIndex:
     @property
     def exists(self) -> bool:
         from whoosh import index
-        return self.dir.is_dir() and index.exists_in(str(self.dir))
+        try:
+            return self.dir.is_dir() and index.exists_in(str(self.dir))
+        except Exception:  # a damaged table of contents: there, but _open rebuilds it
+            return True
 
     def _open(self):
-        """The index and whether it was just created (then nothing in it can be trusted)."""
+        """The index and whether it was just created (then nothing in it can be trusted). The
+        index is derived from the files: one that is truncated or emptied is rebuilt, with one
+        warning line, never trusted and never a traceback."""
         from whoosh import index
         if self.exists:
-            ix = index.open_dir(str(self.dir))
-            if _current(ix.schema):
+            try:
+                ix = index.open_dir(str(self.dir))
+                ix.doc_count_all()  # reads every segment's header: a truncated one fails here
+            except Exception as e:  # whoosh has no single error for a damaged index
+                _damaged(self.dir, e)
+                ix = None
+            if ix is not None and _current(ix.schema):
                 return ix, False
-            ix.close()
+            if ix is not None:
+                ix.close()
             ranking.forget(self.dir)
             shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -111,9 +118,10 @@ class SearchIndex:
         from kb.core.extract import TEXT_KINDS
         found = [p for p in among if self._present(p)] if among is not None else []
         files = found if among is not None and len(found) == len(among) else self.vault.files()
-        return [p for p in files if not p.startswith("raw/assets/") and not p.endswith(".kb-new.md")
-                and p not in ("index.md", "log.md")  # catalogues: they match everything
-                and (p.lower().endswith(".md") or (p.startswith("raw/") and Path(p).suffix.lower() in TEXT_KINDS))]
+        return [p for p in files if not p.startswith(kinds.ASSETS)
+                and p not in kinds.CATALOGUES  # they match everything
+                and (kinds.is_page(p) if p.lower().endswith(".md")
+                     else p.startswith(kinds.RAW) and Path(p).suffix.lower() in TEXT_KINDS)]
 
     def _present(self, rel: str) -> bool:
         """A file that files() would list: inside the vault and outside dot-folders."""
@@ -132,10 +140,10 @@ class SearchIndex:
 
     def _fields(self, rel: str) -> dict | None:
         path = self.vault.abspath(rel)
-        if rel.startswith("raw/"):
-            from kb.core.extract import SourceError, extract
+        if rel.startswith(kinds.RAW):
+            from kb.core.extract import MAX_READ_MB, SourceError, extract, limit
             try:
-                doc = extract(path, rel, max_bytes=20_000_000)
+                doc = extract(path, rel, max_bytes=limit(MAX_READ_MB))
             except (SourceError, OSError):
                 return None
             title, body, meta = doc.title, doc.text, {}
@@ -149,11 +157,11 @@ class SearchIndex:
         headings = " ".join(re.findall(r"^#{1,6}\s+(.+)$", body, re.M))
         source_text = ""
         raw = meta.get("raw")
-        if isinstance(raw, str) and raw.startswith("raw/") and rel.startswith("wiki/sources/"):
+        if isinstance(raw, str) and raw.startswith(kinds.RAW) and kinds.folder_kind(rel) == "source":
             # a source page is found by anything its source says, not only by its summary
-            from kb.core.extract import SourceError, extract
+            from kb.core.extract import MAX_READ_MB, SourceError, extract, limit
             try:
-                source_text = extract(self.vault.abspath(raw), raw, max_bytes=20_000_000).text[:MAX_BODY]
+                source_text = extract(self.vault.abspath(raw), raw, max_bytes=limit(MAX_READ_MB)).text[:MAX_BODY]
             except (SourceError, OSError, PageError):
                 pass
         aliases = meta.get("aliases") or []
@@ -219,7 +227,12 @@ class SearchIndex:
         if kinds and (unknown := [k for k in kinds if k not in KINDS_FOUND]):  # `sources` found nothing
             raise UsageError(f"unknown kind {', '.join(map(repr, unknown))}; use {','.join(KINDS_FOUND)}")
         from whoosh import highlight
-        warm = ranking.warm(self.dir) if self.exists else None
+        try:
+            warm = ranking.warm(self.dir) if self.exists else None
+        except Exception as e:  # damaged since it was last synced: rebuilt from the files
+            _damaged(self.dir, e)
+            self.rebuild()
+            warm = None
         if warm is None or not _current(warm.schema):
             self.sync()
             warm = ranking.warm(self.dir)
@@ -242,6 +255,18 @@ class SearchIndex:
             return out
 
 
+def _damaged(index_dir: Path, error: Exception) -> None:
+    """Say once, in one line, that the index was damaged (a front end shows warnings as lines)."""
+    import warnings
+    ranking.forget(index_dir)
+    warnings.warn(f"{index_dir}: search index damaged ({type(error).__name__}); rebuilt from the files",
+                  IndexRebuilt, stacklevel=3)
+
+
+class IndexRebuilt(UserWarning):
+    pass
+
+
 def _earliest_first(fragment) -> float:
     """whoosh's fragment score, ties to the earlier fragment: whoosh breaks them by the
     fragments' memory addresses, so the same search could show a different snippet each run.
@@ -255,7 +280,8 @@ def _readable(snippet: str) -> str:
     import html
     snippet = re.sub(r'<b class="[^"]*">(.*?)</b>', r"**\1**", snippet)
     snippet = html.unescape(snippet)
-    return re.sub(r"\[\[(?:[^\]|]*\|)?([^\]]*)\]\]", r"\1", snippet)
+    return markdown.WIKILINK.sub(lambda m: m["embed"] + (m["alias"] if m["alias"] is not None
+                                                        else m["target"] + m["subpath"]), snippet)
 
 
 _STOP_Q = re.compile(r"[^\w\s.-]", re.U)

@@ -13,6 +13,7 @@ either keeps (manifest says done) or rewrites (manifest does not), at no new mod
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -50,6 +51,7 @@ class Report:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # asked to stop before reading these
     conflicts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # state kb found broken and rebuilt, one line each
     written: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     model_calls: int = 0
@@ -78,41 +80,36 @@ class Plan:
 
 
 class Lock:
-    """`.kb/compile.lock` holds the pid of the compile that owns the vault."""
+    """`.kb/compile.lock`, held with an OS lock (flock) for as long as a compile runs: the kernel
+    drops it when that process ends however it ends, so a stale file or a reused pid never blocks.
+    The pid inside is only for the message."""
 
     def __init__(self, vault: Vault):
         self.path = vault.state_dir / "compile.lock"
+        self._fd: int | None = None
 
     def __enter__(self):
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                os.write(fd, str(os.getpid()).encode())
-                os.close(fd)
-                return self
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid):
-                    raise CompileLocked(f"another kb compile is running on this vault (pid {pid}); "
-                                        f"wait for it, or delete {self.path} if it is gone") from None
-                self.path.unlink(missing_ok=True)  # stale: its process died
-        raise CompileLocked(f"could not take {self.path}")
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError as e:
+            raise CompileLocked(f"{self.path}: cannot create the compile lock ({e.strerror or e}); "
+                                "is the vault read-only?") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise CompileLocked(f"another kb compile is running on this vault (pid {pid}); wait for it") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
 
     def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        self.path.unlink(missing_ok=True)  # before the unlock: a waiting run then makes a fresh file
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class Compile:
@@ -170,8 +167,13 @@ class Compile:
         if dry_run:
             report.compiled, report.removed = plan.work, plan.removed
             return report
+        if self.manifest.problem:
+            report.notes.append(self.manifest.problem)
+        report.failed.update({p: why for p, why in self.vault.skipped.items() if p.startswith(kinds.RAW)})
         with Lock(self.vault):
             self._sweep_temp_files()
+            if self.manifest.log:  # log lines a killed run saved in the manifest but never appended
+                catalog.settle_log(self.vault, self.manifest)
             # each source: the model reads it (results cached by hash), its page is written at once
             docs: dict[str, tuple] = {}
             for i, rel in enumerate(plan.work):
@@ -186,21 +188,33 @@ class Compile:
                 except SourceError as e:
                     report.failed[rel] = str(e)
                     self._record_failure(rel, plan.hashes[rel], str(e))
+                except PageError as e:  # unreadable (a symlink loop): this source only
+                    report.failed[rel] = str(e)
                 else:
                     # the manifest is saved here for every source but the batch's last, whose
                     # save comes with its concept pages (a kill between costs no model call)
-                    self._write_source(rel, plan.hashes[rel], *docs[rel], report, save=i < len(plan.work) - 1)
-                    report.compiled.append(rel)
+                    try:
+                        self._write_source(rel, plan.hashes[rel], *docs[rel], report, save=i < len(plan.work) - 1)
+                        report.compiled.append(rel)
+                    except PageError as e:  # a directory where its page goes, a read-only folder
+                        report.failed[rel] = str(e) if rel in str(e) else f"{rel}: {e}"
+                        docs.pop(rel)
                 self.on_progress(events.SourceDone(rel, i + 1, len(plan.work), report.failed.get(rel)))
             for rel in plan.removed:
                 self._remove(rel, report)
             # then the concept pages of every source still marked pending (this batch's, or those a
             # killed run left), after linking each to the concepts later sources introduced
             pending = self._finish_pending(docs, report)
+            if self.manifest.log:  # lines queued with a save still to come
+                self.manifest.save()
+                catalog.settle_log(self.vault, self.manifest)
+            if self.manifest.saved_log:  # all appended now: the manifest need not list them
+                self.manifest.save()
             changed = bool(docs or plan.removed or pending)
             moved = self._wiki_fingerprint() != self._last_fingerprint()
             if changed or (moved and not catalog.index_is_current(self.vault)):
-                self._write(pages.index_page(catalog.index_entries(self.vault)), report)
+                written = catalog.write_index(self.vault)  # a person's index keeps their text
+                (report.conflicts.append(written.message) if written.conflict else report.written.append("index.md"))
             if changed or moved:
                 self._save_fingerprint()
             self._update_search(plan, report)
@@ -281,6 +295,7 @@ class Compile:
             del self.manifest.sources[rel]["pending"]
         if pending:
             self.manifest.save()
+            catalog.settle_log(self.vault, self.manifest)  # the lines queued with that save
         return pending
 
     def _reload(self, rel: str, entry: dict, report: Report) -> tuple | None:
@@ -348,11 +363,12 @@ class Compile:
                                       "prompt_version": _prompt_version(), "compiled": pages._today(),
                                       "pending": sorted(touched)}
         self._linked_at[rel] = self.registry.version
+        if first:  # the line is saved with the manifest, then appended: a kill between loses nothing
+            catalog.log_later(self.vault, self.manifest, "ingest" if not old or old.get("error")
+                              and not old.get("page") else "update", doc.title)
         if save:
             self.manifest.save()  # after the page it describes is on disk
-        if first:
-            catalog.append_log(self.vault, "ingest" if not old or old.get("error") and not old.get("page")
-                               else "update", doc.title)
+            catalog.settle_log(self.vault, self.manifest)
 
     def _record_failure(self, rel: str, digest: str, error: str) -> None:
         old = self.manifest.sources.get(rel, {})
@@ -370,9 +386,10 @@ class Compile:
             self._delete(page, report)
         for key in sorted(set(entry.get("concepts", {})) | set(entry.get("pending", []))):
             self._write_concept(key, report)
+        catalog.log_later(self.vault, self.manifest, "remove", entry.get("title") or rel)
         self.manifest.save()
         report.removed.append(rel)
-        catalog.append_log(self.vault, "remove", entry.get("title") or rel)
+        catalog.settle_log(self.vault, self.manifest)
 
     # -- concepts -----------------------------------------------------------------------------
     def _write_concept(self, key: str, report: Report) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from kb.core import pages
+from kb.core import kinds, pages
 from kb.core.errors import PageEditedError, PageError
-from kb.core.vault import Page, Vault
+from kb.core.vault import Page, Vault, atomic_write
 
 
 _SEEN: dict[tuple[str, str], tuple[tuple[int, int], tuple[str, str, str]]] = {}
@@ -20,7 +20,7 @@ def index_entries(vault: Vault) -> list[tuple[str, str, str]]:
     again."""
     out = []
     for path in vault.wiki_pages():
-        if path.endswith(".kb-new.md"):
+        if not kinds.is_page(path):
             continue
         try:
             st = os.stat(vault.root / vault.on_disk(path))
@@ -46,7 +46,7 @@ def index_is_current(vault: Vault) -> bool:
         current = vault.read("index.md")
     except PageError:
         return False
-    return current.body == pages.index_page(index_entries(vault)).body
+    return pages.index_block(current.body) == pages.index_block(pages.index_page(index_entries(vault)).body)
 
 
 @dataclass(frozen=True)
@@ -71,17 +71,71 @@ def write_page(vault: Vault, page: Page) -> Written:
         vault.write(page)
         return Written(page.path, page.path)
     except PageEditedError:
-        beside = page.path[:-3] + ".kb-new.md"
+        beside = kinds.conflict_path(page.path)
         vault.write(Page(beside, page.meta, page.body), force=True)
         return Written(page.path, beside, conflict=True)
 
 
 def write_index(vault: Vault) -> Written:
-    return write_page(vault, pages.index_page(index_entries(vault)))
+    """index.md with every page listed. An index a person edited keeps their text: only the
+    catalogue between kb's markers is replaced, and the page stays theirs (its stamp untouched)."""
+    fresh = pages.index_page(index_entries(vault))
+    try:
+        current = vault.read("index.md")
+    except PageError:
+        current = None
+    if current is None or current.state == "kb" or not vault.abspath("index.md").is_file():
+        return write_page(vault, fresh)
+    body = pages.merge_index(current.body, fresh)
+    if body != current.body:
+        atomic_write(vault.abspath("index.md"), Page("index.md", current.meta, body).text())
+    return Written("index.md", "index.md")
 
 
 def append_log(vault: Vault, action: str, title: str) -> None:
-    with open(vault.root / "log.md", "a", encoding="utf-8") as f:
-        f.write(pages.log_line(action, title))
-        f.flush()
-        os.fsync(f.fileno())
+    _append(vault, pages.log_line(action, title))
+
+
+def log_size(vault: Vault) -> int:
+    try:
+        return os.path.getsize(vault.root / "log.md")
+    except OSError:
+        return 0
+
+
+def log_later(vault: Vault, manifest, action: str, title: str) -> str:
+    """Queue a log entry in the manifest (which the caller saves next) and return its line: the
+    manifest and the log are two files, so the line is remembered before it is appended."""
+    line = pages.log_line(action, title)
+    manifest.queue_log(line, log_size(vault))
+    return line
+
+
+def settle_log(vault: Vault, manifest) -> int:
+    """Append each queued line log.md does not already hold after the point where it was queued,
+    then forget the queue (saved with the manifest's next save). How many were missing."""
+    try:
+        text = (vault.root / "log.md").read_bytes()
+    except FileNotFoundError:
+        text = b""
+    missing, pos = [], 0
+    for line, at in manifest.log:
+        found = text.find(line.encode("utf-8"), max(int(at), pos))
+        if found < 0:
+            missing.append(line)
+        else:
+            pos = found + len(line.encode("utf-8"))
+    if missing:
+        _append(vault, "".join(missing))
+    manifest.log.clear()
+    return len(missing)
+
+
+def _append(vault: Vault, text: str) -> None:
+    try:
+        with open(vault.root / "log.md", "a", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise PageError(f"{vault.root / 'log.md'}: cannot append ({e.strerror or e})") from None

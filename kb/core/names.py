@@ -94,10 +94,10 @@ def prose(text: str) -> str:
     s = _MD_LINK.sub(lambda m: m.group(1) if not m.group(2).startswith(("http://", "https://"))
                      else m.group(0), s)
     s = _TAG.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), s)
-    return s.replace("[[", "[ [").replace("]]", "] ]")
+    return unlinked(s)
 
 
 def unlinked(text: str) -> str:
     """Text for a frontmatter property, which Obsidian also reads links from: the original words
     (newlines, pipes, Unicode and all), only a `[[`/`]]` pair split so it forms no link."""
-    return str(text).replace("[[", "[ [").replace("]]", "] ]")
+    return re.sub(r"([\[\]])(?=\1)", r"\1 ", str(text))  # `]]]]` too: every doubled bracket split

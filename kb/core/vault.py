@@ -17,12 +17,12 @@ from pathlib import Path
 
 from kb.core import markdown, obsidian
 from kb.core.errors import PageEditedError, PageError, VaultError
+from kb.core.kinds import ASSETS, KINDS, PAGE_TYPES, RAW  # noqa: F401 (PAGE_TYPES: the vault's page kinds)
 from kb.core.links import Graph, LinkIndex, build_graph, nfc
 
 STATE_DIR = ".kb"
-LAYOUT = ("raw", "raw/assets", "wiki/sources", "wiki/concepts", "wiki/answers", "wiki/reports",
+LAYOUT = (RAW.rstrip("/"), ASSETS.rstrip("/"), *(prefix.rstrip("/") for prefix, _ in KINDS.values()),
           ".kb", ".kb/traces", ".obsidian")
-PAGE_TYPES = ("source", "concept", "answer", "report")
 HASH_KEY = "kb_hash"
 
 INDEX_MD = "---\ntitle: Index\n---\n# Index\n\nNothing compiled yet: add sources to `raw/` and run `kb compile`.\n"
@@ -37,8 +37,10 @@ def _temp_beside(path: Path) -> tuple[int, str]:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
         mode = None
+    stem = path.name if len(path.name.encode("utf-8")) <= 200 else \
+        hashlib.sha256(path.name.encode("utf-8")).hexdigest()[:16]  # a 250-byte name's temp must fit too
     for _ in range(100):
-        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.kb-tmp")
+        tmp = str(path.parent / f".{stem}.{secrets.token_hex(4)}.kb-tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the kernel applies the umask
         except FileExistsError:
@@ -50,7 +52,17 @@ def _temp_beside(path: Path) -> tuple[int, str]:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, rename: a crash leaves old or new, never half."""
+    """Write via a temp file in the same folder, fsync, rename: a crash leaves old or new, never half.
+    What stops it (a read-only folder, a directory where the file goes) is a PageError naming the path."""
+    try:
+        _atomic_write(path, text)
+    except IsADirectoryError:
+        raise PageError(f"{path}: a directory is in the way; move it to let kb write this file") from None
+    except OSError as e:
+        raise PageError(f"{e.filename or path}: cannot write ({e.strerror or e})") from None
+
+
+def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _temp_beside(path)
     try:
@@ -107,6 +119,7 @@ class Vault:
     def __init__(self, root: Path):
         self.root = root
         self._on_disk: dict[str, str] = {}  # NFC path -> the spelling on disk, when they differ
+        self.skipped: dict[str, str] = {}  # files() left these out: path on disk -> why, one line
 
     # -- finding and creating ------------------------------------------------------------
     @classmethod
@@ -173,25 +186,50 @@ class Vault:
         """Vault-relative NFC paths of every file outside dot-folders, sorted."""
         base = self.root / under if under else self.root
         out: set[str] = set()
-        for dirpath, dirnames, filenames in os.walk(base):
+        for dirpath, dirnames, filenames in os.walk(base):  # symlinked folders are not walked
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             rel_dir = os.path.relpath(dirpath, self.root)
-            for name in filenames:
+            for name in sorted(filenames):
                 if name.startswith("."):
                     continue
                 rel = (name if rel_dir == "." else f"{rel_dir}/{name}").replace(os.sep, "/")
+                why = self._unusable(os.path.join(dirpath, name))
                 key = nfc(rel)  # an NFD spelling of a name is the same note, not a second one
+                if not why and key in out:
+                    other = self.on_disk(key)
+                    if rel == key:  # spelled NFC: this is the note, the other spelling is its twin
+                        self._on_disk.pop(key, None)
+                        other, rel = rel, other
+                    why = f"the same name as {other} in another Unicode form (NFC/NFD); rename one of them"
+                if why:
+                    self.skipped[rel] = f"{rel}: {why}; skipped"
+                    continue
                 if key != rel:
                     self._on_disk[key] = rel
                 out.add(key)
         return sorted(out)
+
+    def _unusable(self, path: str) -> str | None:
+        """Why a file cannot be read as part of the vault: a symlink is followed only to a file
+        inside the vault (a loop, a dangling link or one leading out is reported, not followed)."""
+        if not os.path.islink(path):
+            return None
+        try:
+            target = Path(path).resolve(strict=True)
+        except RuntimeError:
+            return "a symlink loop"
+        except OSError as e:
+            return "a symlink loop" if e.errno == 40 else "a symlink to nothing"
+        if self.root not in target.parents:
+            return f"a symlink to {target}, outside the vault"
+        return None if target.is_file() else "a symlink to something that is not a file"
 
     def notes(self, under: str = "") -> list[str]:
         return [p for p in self.files(under) if p.lower().endswith(".md")]
 
     def sources(self) -> list[str]:
         """Raw source files (what compile reads); assets are referenced, not compiled."""
-        return [p for p in self.files("raw") if not p.startswith("raw/assets/")]
+        return [p for p in self.files(RAW) if not p.startswith(ASSETS)]
 
     def wiki_pages(self) -> list[str]:
         return self.notes("wiki")
@@ -202,7 +240,10 @@ class Vault:
 
     def abspath(self, rel: str) -> Path:
         rel = self._on_disk.get(nfc(rel), rel)
-        p = (self.root / rel).resolve()
+        try:
+            p = (self.root / rel).resolve()
+        except (RuntimeError, OSError):
+            raise PageError(f"{rel}: a symlink loop") from None
         if p != self.root and self.root not in p.parents:
             raise PageError(f"{rel}: outside the vault")
         return p
@@ -216,6 +257,8 @@ class Vault:
             raise PageError(f"{rel}: no such page") from None
         except UnicodeDecodeError:
             raise PageError(f"{rel}: not valid UTF-8") from None
+        except OSError as e:  # a directory where the page goes, no permission
+            raise PageError(f"{p}: cannot read ({e.strerror or e})") from None
         meta, body = markdown.split_frontmatter(text, where=rel)
         return Page(path=nfc(rel), meta=meta, body=body)
 

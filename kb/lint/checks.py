@@ -13,20 +13,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from kb.core import markdown
+from kb.core import kinds, markdown
 from kb.core import pages as pages_mod
 from kb.core import concepts as C
 from kb.core.errors import PageError
-from kb.ingest import file_hash
+from kb.core.kinds import CATALOGUES, PAGE_TYPES
 from kb.core.text import near_duplicates
 from kb.core.links import Graph, LinkIndex, build_graph, nfc
 from kb.core.manifest import Manifest
-from kb.core.vault import PAGE_TYPES, Page, Vault
+from kb.core.vault import Page, Vault
 
-REPORTS = "wiki/reports/"
-CATALOGUES = ("index.md", "log.md")
-FOLDER_TYPE = {"wiki/sources/": "source", "wiki/concepts/": "concept", "wiki/answers/": "answer",
-               "wiki/reports/": "report"}
+REPORTS = kinds.folder("report")
 LIST_KEYS = ("aliases", "tags", "sources")
 DATE_KEYS = ("created", "updated")
 
@@ -65,7 +62,7 @@ class Snapshot:
         files = vault.files()
         pages, bad, parsed, empty = {}, {}, {}, {}
         for rel in files:
-            if not rel.lower().endswith(".md") or rel.startswith("raw/") or rel.endswith(".kb-new.md"):
+            if rel.startswith(kinds.RAW) or not kinds.is_page(rel):
                 continue
             try:
                 page = vault.read(rel)
@@ -87,7 +84,7 @@ class Snapshot:
     def kind(self, rel: str) -> str:
         page = self.pages.get(rel)
         t = page.meta.get("type") if page else None
-        return str(t) if t else next((v for k, v in FOLDER_TYPE.items() if rel.startswith(k)), "note")
+        return str(t) if t else kinds.folder_kind(rel) or "note"
 
     def aliases(self) -> dict[str, str]:
         """Lower-cased alias -> the page that declares it."""
@@ -122,7 +119,7 @@ def check_frontmatter(s: Snapshot) -> list[Finding]:
         if not isinstance(page.meta.get("title"), str) or not page.meta["title"].strip():
             problems.append("no title")
         t = page.meta.get("type")
-        expected = next((v for k, v in FOLDER_TYPE.items() if rel.startswith(k)), None)
+        expected = kinds.folder_kind(rel)
         if t is None:
             problems.append("no type")
         elif t not in PAGE_TYPES:
@@ -177,7 +174,7 @@ def check_links(s: Snapshot) -> list[Finding]:
                                f"{where}: {text} names an alias of {aliases[key]}, which Obsidian does not "
                                "resolve", [r.source, aliases[key]], fixable=True,
                                data={"target": r.link.target, "page": aliases[key]}))
-        elif key.startswith(("wiki/sources/", "raw/")):
+        elif key.startswith((kinds.folder("source"), kinds.RAW)):
             out.append(Finding("dangling-source-link", "error",
                                f"{where}: {text} points to a source that is no longer in the vault",
                                [r.source], fixable=True, data={"target": r.link.target}))
@@ -210,7 +207,7 @@ def check_orphans(s: Snapshot) -> list[Finding]:
     not count: they list everything). Answers and reports are reached through the index."""
     out = []
     for rel in sorted(s.parsed):
-        if rel in CATALOGUES or rel.startswith(("wiki/answers/", REPORTS)):
+        if rel in CATALOGUES or rel.startswith((kinds.folder("answer"), REPORTS)):
             continue
         inbound = {p for p in s.graph.inbound(rel) if p not in CATALOGUES and not p.startswith(REPORTS)}
         if not inbound:
@@ -232,19 +229,11 @@ def check_stale(s: Snapshot) -> list[Finding]:
             out.append(Finding("stale", "warning", f"{rel}: its source {raw} is gone (run `kb compile` "
                                "to remove the page)", [rel]))
             continue
-        if page.meta.get("raw_hash") and _raw_hash(s, raw) != page.meta["raw_hash"]:
+        # the manifest's hash when size and mtime still match (as compile decides), else a fresh one
+        if page.meta.get("raw_hash") and s.manifest.current_hash(s.vault, raw) != page.meta["raw_hash"]:
             out.append(Finding("stale", "warning", f"{rel}: {raw} changed since this page was written "
                                "(run `kb compile`)", [rel, raw]))
     return out
-
-
-def _raw_hash(s: Snapshot, raw: str) -> str:
-    """The manifest's hash when size and mtime still match (as compile decides), else a fresh one."""
-    entry = s.manifest.sources.get(raw) or {}
-    st = s.vault.abspath(raw).stat()
-    if entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("hash"):
-        return entry["hash"]
-    return file_hash(s.vault.abspath(raw))
 
 
 # -- duplicates -------------------------------------------------------------------------------
@@ -287,7 +276,7 @@ def check_duplicates(s: Snapshot, raw_texts: dict[str, str]) -> list[Finding]:
     for a, b, sim in near_duplicates(texts):
         involved = [page_of.get(a, a), page_of.get(b, b)]
         what = "the same text" if sim == 1.0 else f"{sim:.0%} the same text"
-        out.append(Finding("duplicate-source" if a.startswith("raw/") else "duplicate-page", "warning",
+        out.append(Finding("duplicate-source" if a.startswith(kinds.RAW) else "duplicate-page", "warning",
                            f"{a} and {b} are {what}", involved + [p for p in (a, b) if p not in involved],
                            data={"similarity": round(sim, 3)}))
     return out
@@ -337,7 +326,8 @@ def check_index(s: Snapshot) -> list[Finding]:
     entries = [(rel, page.title, str(page.meta.get("description") or ""))
                for rel, page in sorted(s.pages.items()) if rel.startswith("wiki/")]
     current = s.pages.get("index.md")
-    if current is not None and current.body == pages_mod.index_page(entries).body:
+    fresh = pages_mod.index_block(pages_mod.index_page(entries).body)  # the person's text around it is theirs
+    if current is not None and pages_mod.index_block(current.body) == fresh:
         return []
     return [Finding("index-stale", "warning", "index.md does not list the wiki as it is now", ["index.md"],
                     fixable=True)]
@@ -345,13 +335,13 @@ def check_index(s: Snapshot) -> list[Finding]:
 
 def raw_texts(vault: Vault, files: list[str]) -> dict[str, str]:
     """Plain text of every raw source that extracts (bad ones are compile's to report)."""
-    from kb.core.extract import IMAGE_EXTS, SourceError, extract
+    from kb.core.extract import IMAGE_EXTS, SourceError, extract, limit
     out = {}
     for rel in files:
-        if not rel.startswith("raw/") or rel.startswith("raw/assets/") or Path(rel).suffix.lower() in IMAGE_EXTS:
+        if not rel.startswith(kinds.RAW) or rel.startswith(kinds.ASSETS) or Path(rel).suffix.lower() in IMAGE_EXTS:
             continue
         try:
-            out[rel] = extract(vault.abspath(rel), rel, max_bytes=5_000_000).text
+            out[rel] = extract(vault.abspath(rel), rel, max_bytes=limit()).text
         except (SourceError, OSError):
             continue
     return out
