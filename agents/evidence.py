@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 
 from kb.agents.trace import Code, Draft, Event, Output
 from kb.core.grounding import Source, content_words, split, unsupported
+from kb.core.markdown import WL_CLOSE, WL_OPEN
 
 NOT_FOUND = "Not in the knowledge base."
 REFUSAL = re.compile(r"not in the knowledge base|\bnot in the (?:documents?|notes?|text)\b"
                      r"|\bnot (?:mentioned|stated|specified|given|found in)\b|\bno information\b"
                      r"|\b(?:does|do|did)(?: not|n['’]t) (?:say|mention|state|specify|contain|provide|give)\b"
                      r"|\b(?:cannot|can['’]t|could not|couldn['’]t) find\b")
-PATH = re.compile(r"\s*\(?\[\[[^\]]*\]\]\)?|\s*\(?\b(?:wiki|raw)/[^\s)]+\)?")
+PATH = re.compile(rf"\s*\(?{WL_OPEN}[^\]]*{WL_CLOSE}\)?|\s*\(?\b(?:wiki|raw)/[^\s)]+\)?")
 
 
 def is_refusal(text: str) -> bool:

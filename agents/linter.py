@@ -23,6 +23,7 @@ from typing import Callable
 from kb.agents.answer import passage, terms
 from kb.agents.trace import Event
 from kb.core import concepts as C
+from kb.core.markdown import WL_ALIAS, WL_CLOSE, WL_OPEN, WL_TARGET
 from kb.core.text import NUM, disagreements, normalise
 from kb.core.vault import Page
 from kb.tools.repl import Corpus, Search, Tools
@@ -143,7 +144,8 @@ def _contradictions(wiki: dict[str, str], raw: dict[str, str], limit: int = 100)
     return out
 
 
-CLAIM_LINE = re.compile(r"^- (?P<claim>.+?) \(\[\[(?P<link>[^\]|#]+)(?:\|[^\]]*)?\]\]\)\s*$")
+# `- claim ([[source page|title]])`, as kb.core.pages.concept_page writes it
+CLAIM_LINE = re.compile(rf"^- (?P<claim>.+?) \({WL_OPEN}(?P<link>{WL_TARGET}+)(?:\|{WL_ALIAS})?{WL_CLOSE}\)\s*$")
 QUOTE_LINE = re.compile(r"^\s+> “(?P<quote>.*)”\s*$")
 
 

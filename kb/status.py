@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from kb.core.kinds import folder_kind
 from kb.core.vault import Vault
 
 
@@ -29,9 +30,9 @@ def vault_status(vault: Vault) -> Status:
         vault=str(vault.root),
         sources=len(vault.sources()),
         pages=len(wiki),
-        source_pages=sum(p.startswith("wiki/sources/") for p in wiki),
-        concept_pages=sum(p.startswith("wiki/concepts/") for p in wiki),
-        answer_pages=sum(p.startswith("wiki/answers/") for p in wiki),
+        source_pages=sum(folder_kind(p) == "source" for p in wiki),
+        concept_pages=sum(folder_kind(p) == "concept" for p in wiki),
+        answer_pages=sum(folder_kind(p) == "answer" for p in wiki),
         links=sum(len(v) for v in graph.outlinks.values()),
         broken_links=len(graph.broken),
     )

@@ -26,6 +26,7 @@ from typing import Callable
 from kb.core import events
 from kb.core.errors import KbError, PageError
 from kb.core.extract import IMAGE_EXTS
+from kb.core.kinds import ASSETS, RAW
 from kb.core.links import nfc
 from kb.core.vault import Vault, atomic_write
 
@@ -35,7 +36,7 @@ TEMP_SUFFIXES = (".kb-tmp", ".tmp", ".part", ".crdownload", ".download", ".swp",
 def ignored(rel: str) -> bool:
     """Editor swap files, partial downloads, kb's own temp files, hidden files, assets."""
     name = rel.rsplit("/", 1)[-1]
-    return (not rel.startswith("raw/") or rel.startswith("raw/assets/") or name.startswith((".", "~$", "#"))
+    return (not rel.startswith(RAW) or rel.startswith(ASSETS) or name.startswith((".", "~$", "#"))
             or name.endswith(TEMP_SUFFIXES) or Path(name).suffix.lower() in IMAGE_EXTS)
 
 
@@ -156,7 +157,7 @@ class Watcher:
                         watcher.touch(os.path.relpath(os.fsdecode(p), root).replace(os.sep, "/"))
 
         self._observer = Observer()
-        self._observer.schedule(Handler(), str(root / "raw"), recursive=True)
+        self._observer.schedule(Handler(), str(root / RAW), recursive=True)
         self._observer.start()
 
     def stop(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from kb.core.pages import first_sentence, link
+from kb.core.pages import first_sentence, frontmatter, link
 from kb.core.vault import Page
 
 
@@ -18,10 +18,8 @@ def _sources_md(cited: list[tuple[str, str]]) -> list[str]:
 def answer_page(path: str, question: str, answer: str, cited: list[tuple[str, str]], *, mode: str,
                 model: str, fmt: str = "md", extra: list[str] = ()) -> Page:
     body = [f"# {question}", "", answer.strip(), "", *extra, "## Sources", "", *_sources_md(cited), ""]
-    meta = {"title": question, "type": "answer", "aliases": [], "tags": ["answer", fmt],
-            "sources": [link(p, t) for p, t in cited], "description": first_sentence(answer),
-            "mode": mode, "model": model, "created": date.today().isoformat(),
-            "updated": date.today().isoformat()}
+    meta = frontmatter("answer", question, tags=[fmt], sources=[link(p, t) for p, t in cited],
+                       description=first_sentence(answer), mode=mode, model=model)
     return Page(path, meta, "\n".join(body))
 
 
@@ -34,8 +32,7 @@ def marp_deck(path: str, question: str, answer: str, cited: list[tuple[str, str]
         chunk = sentences[i:i + 4] or [answer.strip()]
         slides.append("## Answer\n\n" + "\n".join(f"- {s}" for s in chunk))
     slides.append("## Sources\n\n" + "\n".join(_sources_md(cited)))
-    meta = {"marp": True, "theme": "default", "paginate": True, "title": question, "type": "answer",
-            "tags": ["answer", "marp"], "sources": [link(p, t) for p, t in cited],
-            "description": first_sentence(answer), "mode": mode, "model": model,
-            "created": date.today().isoformat(), "updated": date.today().isoformat()}
+    meta = {"marp": True, "theme": "default", "paginate": True,
+            **frontmatter("answer", question, tags=["marp"], aliases=None, sources=[link(p, t) for p, t in cited],
+                          description=first_sentence(answer), mode=mode, model=model)}
     return Page(path, meta, "\n\n---\n\n".join(slides) + "\n")

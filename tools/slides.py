@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from kb.core import markdown, sentences
-from kb.core.pages import first_sentence, link
+from kb.core.pages import first_sentence, frontmatter, link
 from kb.core.vault import Page
 
 # Marp's default theme at 1280x720: 29 px text in a 1123 px wide body, about 80 characters a
@@ -185,9 +185,7 @@ def marp_deck(path: str, question: str, answer: str, cited: list[tuple[str, str]
     slides += _slides("Answer", blocks(answer.strip(), refs)) or ["## Answer\n\n" + answer.strip()]
     listing = [(None, Block(f"{n}. {t}", wrapped_lines(t, 3), "ol")) for n, t in refs.listing()]
     slides += _slides("Sources", listing) or ["## Sources\n\n(no page in the knowledge base answers this)"]
-    today = date.today().isoformat()
-    meta = {"marp": True, "theme": "default", "paginate": True, "title": question, "type": "answer",
-            "tags": ["answer", "marp"], "sources": [link(p, t) for p, t in cited],
-            "description": first_sentence(answer), "mode": mode, "model": model, "created": today,
-            "updated": today}
+    meta = {"marp": True, "theme": "default", "paginate": True,
+            **frontmatter("answer", question, tags=["marp"], aliases=None, sources=[link(p, t) for p, t in cited],
+                          description=first_sentence(answer), mode=mode, model=model)}
     return Page(path, meta, "\n\n---\n\n".join(slides) + "\n")

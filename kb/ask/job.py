@@ -12,7 +12,7 @@ from typing import Callable
 
 from kb.agents.answer import Answer, Doc, fit, one_prompt, rlm_answer
 from kb.agents.trace import End, Event, Llm, Start, Trace
-from kb.core import catalog, pages
+from kb.core import catalog, kinds, pages
 from kb.core.errors import KbError, PageError, UsageError
 from kb.core.manifest import Manifest
 from kb.core.vault import Vault
@@ -85,10 +85,10 @@ class Ask:
     def corpus(self) -> Corpus:
         if self._corpus is not None:
             return self._corpus
-        from kb.core.extract import SourceError, extract
+        from kb.core.extract import MAX_READ_MB, SourceError, extract, limit
         c = Corpus()
         for rel in self.vault.wiki_pages():
-            if rel.endswith(".kb-new.md"):
+            if not kinds.is_page(rel):
                 continue
             try:
                 page = self.vault.read(rel)
@@ -105,7 +105,7 @@ class Ask:
                 c.page_of[raw], c.raw_of[entry["page"]] = entry["page"], raw
         for raw in self.vault.sources():
             try:
-                doc = extract(self.vault.abspath(raw), raw, max_bytes=20_000_000)
+                doc = extract(self.vault.abspath(raw), raw, max_bytes=limit(MAX_READ_MB))
             except (SourceError, OSError):
                 continue
             c.texts[raw], c.titles[raw] = doc.text, doc.title
@@ -132,7 +132,7 @@ class Ask:
             if cite in seen or h["path"] not in c.texts:
                 continue
             seen.add(cite)
-            raw = c.raw_of.get(cite, h["path"] if h["path"].startswith("raw/") else None)
+            raw = c.raw_of.get(cite, h["path"] if h["path"].startswith(kinds.RAW) else None)
             text = c.texts.get(raw) if raw else c.texts[h["path"]]
             docs.append(Doc(h["path"], c.titles.get(cite, h["title"]), text or c.texts[h["path"]], cite))
         return docs
@@ -200,12 +200,12 @@ class Ask:
 
     def file_back(self, question: str, ans: Answer, fmt: str = "md") -> tuple[str, Path | None]:
         """Save into wiki/answers/ with frontmatter and links; index, log and search follow."""
-        name = pages.safe_name(question, 80)
-        path, n = f"wiki/answers/{name}.md", 2
+        name, folder = pages.safe_name(question, 80), kinds.folder("answer")
+        path, n = f"{folder}{name}.md", 2
         while (self.vault.root / path).exists():
-            path, n = f"wiki/answers/{name} ({n}).md", n + 1
+            path, n = f"{folder}{name} ({n}).md", n + 1
         stem = Path(path).stem
-        png_rel = f"wiki/answers/assets/{stem}.png"
+        png_rel = f"{folder}assets/{stem}.png"
         page, png = self.render(question, ans, fmt, path, self.vault.root / png_rel, png_rel)
         written = catalog.write_page(self.vault, page)
         if written.conflict:

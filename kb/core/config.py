@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.core.errors import ConfigError
+from kb.core.extract import MAX_SOURCE_MB
 
 # section -> key -> (type, default). bool is checked before int because bool is an int in Python.
 SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
@@ -39,7 +40,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
 }
 
 SCHEMA["compile"] = {
-    "max_source_mb": (float, 5.0),  # larger sources are reported, not compiled
+    "max_source_mb": (float, MAX_SOURCE_MB),  # larger sources are reported, not compiled
     "chunk_chars": (int, 6000),  # long sources are read in chunks of this size, with a running summary
     "max_concepts": (int, 5),  # concepts per source
     "model": (str, ""),  # the model that compiles; empty: [model] name

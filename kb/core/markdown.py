@@ -96,18 +96,43 @@ def parse_linktext(inner: str) -> tuple[str, tuple[str, ...], str | None]:
     return target.strip(), tuple(h.strip() for h in sub.split("#") if h.strip()), None
 
 
+# -- wikilink syntax: `![[target#heading|alias]]` ----------------------------------------------
+# The delimiters, read by the parser below. parse() is how kb reads links; the few places that
+# rewrite text instead (the TUI's viewer, lint --fix, plain text for comparisons, search snippets,
+# a concept page's claim lines, a source's embeds) need a regex, and build it from the WL_ pieces
+# (or take WIKILINK whole), so the syntax is spelled here only.
+OPEN, CLOSE, EMBED = "[[", "]]", "!"
+WL_OPEN, WL_CLOSE, WL_EMBED = re.escape(OPEN), re.escape(CLOSE), re.escape(EMBED)
+# `\|` is the pipe as Obsidian's tables escape it (`| [[A\|a]] |`): the target stops before it
+WL_TARGET = r"(?:[^\]|#\\]|\\(?!\|))"  # one character of a link's target (its linkpath before any `#`)
+WL_SUBPATH = r"(?:#(?:[^\]|\\]|\\(?!\|))*)?"  # `#heading#sub` or `#^block`, or nothing
+WL_ALIAS = r"[^\]]*"  # what follows the `|`
+
+
+def wikilink_re(target: str | None = None) -> re.Pattern:
+    """`![[target#sub|alias]]` as a regex, with groups embed, target, subpath and alias (None
+    when there is no `|`). With `target`, only links to that linkpath, taken literally. For
+    rewriting text; to read a page's links use parse(), which knows code spans from links."""
+    t = re.escape(target) if target is not None else WL_TARGET + "*"
+    return re.compile(rf"(?P<embed>{WL_EMBED}?){WL_OPEN}(?P<target>{t})(?P<subpath>{WL_SUBPATH})"
+                      rf"(?:\\?\|(?P<alias>{WL_ALIAS}))?{WL_CLOSE}")
+
+
+WIKILINK = wikilink_re()
+
+
 def _wikilink_rule(state: StateInline, silent: bool) -> bool:
     pos = state.pos
     src = state.src
-    embed = src.startswith("![[", pos)
-    start = pos + (3 if embed else 2)
-    if not (embed or src.startswith("[[", pos)):
+    embed = src.startswith(EMBED + OPEN, pos)
+    start = pos + len(OPEN) + (len(EMBED) if embed else 0)
+    if not (embed or src.startswith(OPEN, pos)):
         return False
-    end = src.find("]]", start)
+    end = src.find(CLOSE, start)
     if end < 0:
         return False
     inner = src[start:end]
-    if not inner.strip() or "\n" in inner or "[[" in inner:
+    if not inner.strip() or "\n" in inner or OPEN in inner:
         return False
     if not silent:
         linkpart, _, alias = inner.partition("|")
@@ -116,7 +141,7 @@ def _wikilink_rule(state: StateInline, silent: bool) -> bool:
         token.meta = {"target": target, "heading": heading, "block": block,
                       "alias": alias.strip() or None, "embed": embed}
         token.content = inner
-    state.pos = end + 2
+    state.pos = end + len(CLOSE)
     return True
 
 

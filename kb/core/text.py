@@ -19,15 +19,22 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from kb.core.concepts import sentences
+from kb.core.markdown import WIKILINK
 
 WORDS = re.compile(r"[a-z0-9]+")
 NUM = re.compile(r"\d+(?:[.,]\d+)*")
-MD_LINK = re.compile(r"!?\[\[([^\]|]*)(?:\|([^\]]*))?\]\]|!?\[([^\]]*)\]\([^)]*\)")
+MD_LINK = re.compile(WIKILINK.pattern + r"|!?\[(?P<text>[^\]]*)\]\([^)]*\)")
+
+
+def _seen(m: re.Match) -> str:
+    if m["text"] is not None:  # [text](target)
+        return m["text"]
+    return m["alias"] or m["target"] + m["subpath"]
 
 
 def plain(text: str) -> str:
     """Markdown links and wikilinks reduced to the text a reader sees."""
-    return MD_LINK.sub(lambda m: m.group(2) or m.group(1) or m.group(3) or "", text)
+    return MD_LINK.sub(_seen, text)
 
 
 def normalise(text: str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from kb.core import catalog, events
+from kb.core import catalog, events, kinds, pages
 from kb.core.concepts import sentences
 from kb.core.errors import KbError
 from kb.core.text import normalise, plain
@@ -142,7 +142,7 @@ class FinetuneData:
     def pages(self) -> list[Page]:
         out = []
         for rel in self.vault.wiki_pages():
-            if rel.startswith("wiki/reports/") or rel.endswith(".kb-new.md"):
+            if kinds.folder_kind(rel) == "report" or not kinds.is_page(rel):
                 continue
             try:
                 out.append(self.vault.read(rel))
@@ -256,10 +256,9 @@ class FinetuneData:
                  "## Files", "", *[f"- `{p}`" for p in report.files.values()], "",
                  "Each line is `{\"messages\": [system, user, assistant], \"page\", \"support\", \"kind\"}`: "
                  "`datasets.load_dataset(\"json\", data_files=...)` and TRL's SFTTrainer read it as is.", ""]
-        meta = {"title": "Finetuning data", "type": "report", "aliases": [], "tags": ["report", "finetune"],
-                "sources": [], "description": f"{report.train} train / {report.validation} validation pairs",
-                "created": today, "updated": today}
-        catalog.write_page(self.vault, Page("wiki/reports/finetune-data.md", meta, "\n".join(lines)))
+        meta = pages.frontmatter("report", "Finetuning data", tags=["finetune"],
+                                 description=f"{report.train} train / {report.validation} validation pairs")
+        catalog.write_page(self.vault, Page(f"{kinds.folder('report')}finetune-data.md", meta, "\n".join(lines)))
         catalog.write_index(self.vault)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from kb.core import catalog, events, pages
+from kb.core import catalog, events, kinds, markdown, pages
 from kb.core.errors import KbError
 from kb.lint import checks as LC
 from kb.lint.checks import Finding, Snapshot
@@ -146,14 +146,14 @@ class Lint:
         text = path.read_text(encoding="utf-8")
         count = 0
         for target, new in changes:
-            pat = re.compile(r"(!?)\[\[" + re.escape(target) + r"((?:#[^\]|]*)?)(?:\|([^\]]*))?\]\]")
+            pat = markdown.wikilink_re(target)
 
             def sub(m: re.Match, new=new, target=target) -> str:
-                label = m.group(3) or target.rsplit("/", 1)[-1]
+                label = m["alias"] or target.rsplit("/", 1)[-1]
                 if new is None:
                     return label
                 dest = new[:-3] if new.endswith(".md") else new
-                return f"{m.group(1)}[[{dest}{m.group(2)}|{label}]]"
+                return f"{m['embed']}[[{dest}{m['subpath']}|{label}]]"
 
             text, n = pat.subn(sub, text)
             count += n
@@ -161,7 +161,6 @@ class Lint:
             return 0
         page = self.vault.read(rel)
         if page.state == "kb":
-            from kb.core import markdown
             meta, body = markdown.split_frontmatter(text, where=rel)
             self.vault.write(Page(rel, meta, body), force=True)
         else:
@@ -172,15 +171,13 @@ class Lint:
         name = target.rsplit("/", 1)[-1]
         if pages.safe_name(name) != name or "/" in target:
             return None  # a file by that name would not resolve the links as written
-        rel = f"wiki/concepts/{name}.md"
+        rel = f"{kinds.folder('concept')}{name}.md"
         if self.vault.abspath(rel).exists():
             return None
         lines = [f"# {name}", "", "A stub: several pages link to this concept, but no source has been "
                  "compiled into it yet.", "", "## Mentioned in", ""]
         lines += [f"- {pages.link(p, self._title(p))}" for p in linking] + [""]
-        meta = {"title": name, "type": "concept", "aliases": [], "tags": ["concept", "stub"], "sources": [],
-                "description": f"Stub: linked from {len(linking)} pages", "created": date.today().isoformat(),
-                "updated": date.today().isoformat()}
+        meta = pages.frontmatter("concept", name, tags=["stub"], description=f"Stub: linked from {len(linking)} pages")
         self.vault.write(Page(rel, meta, "\n".join(lines)))
         return rel
 
@@ -194,7 +191,7 @@ class Lint:
     def write_report(self, report: LintReport) -> str:
         from kb.lint.report import report_page
         index_was_current = catalog.index_is_current(self.vault)
-        page = report_page(f"wiki/reports/lint-{date.today().isoformat()}.md", report)
+        page = report_page(f"{kinds.folder('report')}lint-{date.today().isoformat()}.md", report)
         path = catalog.write_page(self.vault, page).path  # beside it, if a person edited the report
         if index_was_current:  # list the report; a stale index is a finding, repaired by --fix only
             catalog.write_index(self.vault)

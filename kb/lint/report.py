@@ -56,9 +56,8 @@ def report_page(path: str, report) -> Page:
     if fixable:
         lines += ["## Next", "", f"{len(fixable)} of these can be repaired without judgement: run "
                   "`kb lint --fix`.", ""]
-    meta = {"title": f"Lint report {today}", "type": "report", "aliases": [], "tags": ["report", "lint"],
-            "sources": [], "description": line, "created": today, "updated": today}
-    return Page(path, meta, "\n".join(lines))
+    return Page(path, pages.frontmatter("report", f"Lint report {today}", tags=["lint"], description=line),
+                "\n".join(lines))
 
 
 def summary_lines(report, limit: int = 40) -> list[str]:

@@ -13,11 +13,11 @@ from textual.content import Content
 from textual.widgets import Label, ListItem, ListView, Markdown, RichLog, Static, Tree
 
 from kb.agents.trace import Choice, Code, End, Event, Evidence, Llm, Output, Start, SubCall
+from kb.core import kinds
 from kb.core.links import nfc
+from kb.core.markdown import WIKILINK
 
-GROUPS = (("Raw sources", "raw/"), ("Sources", "wiki/sources/"), ("Concepts", "wiki/concepts/"),
-          ("Answers", "wiki/answers/"), ("Reports", "wiki/reports/"))
-WIKILINK = re.compile(r"(!?)\[\[([^\]|#]*)((?:#[^\]|]*)?)(?:\|([^\]]*))?\]\]")
+GROUPS = (("Raw sources", kinds.RAW), *((heading, prefix) for prefix, heading in kinds.KINDS.values()))
 
 
 def plain(text: str) -> Content:
@@ -50,12 +50,13 @@ class VaultTree(Tree):
         self.root.expand()
         placed: set[str] = set()
         for label, prefix in GROUPS:
-            group = [f for f in files if f.startswith(prefix) and not f.startswith("raw/assets/")]
-            node = self.root.add(f"{label} ({len(group)})", expand=prefix in ("wiki/sources/", "wiki/concepts/"))
+            group = [f for f in files if f.startswith(prefix) and not f.startswith(kinds.ASSETS)]
+            node = self.root.add(f"{label} ({len(group)})",
+                                 expand=prefix in (kinds.folder("source"), kinds.folder("concept")))
             for f in group:
                 node.add_leaf(f[len(prefix):].removesuffix(".md"), data=f)
             placed.update(group)
-        other = [f for f in files if f.endswith(".md") and f not in placed and not f.startswith("raw/")]
+        other = [f for f in files if f.endswith(".md") and f not in placed and not f.startswith(kinds.RAW)]
         if other:
             node = self.root.add(f"Notes ({len(other)})")
             for f in other:
@@ -65,7 +66,7 @@ class VaultTree(Tree):
 def to_markdown_links(body: str) -> str:
     """Wikilinks as markdown links the viewer can click (`kb:` + linkpath); embeds as their name."""
     def sub(m: re.Match) -> str:
-        target, sub_, label = m.group(2), m.group(3), m.group(4)
+        target, sub_, label = m["target"], m["subpath"], m["alias"]
         text = (label or (target.rsplit("/", 1)[-1] + sub_) or sub_).replace("]", "")
         href = "kb:" + target.replace(" ", "%20")
         return f"[{text}]({href})"
