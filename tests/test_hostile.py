@@ -59,6 +59,7 @@ def independent_link_check(vault: Path) -> list[str]:
     """Every `[[...]]` in what kb wrote names a file by its vault path (`.md` optional); counted
     against the raw `[[` so a link the regex cannot parse is a failure too."""
     bad = []
+    on_disk = {unicodedata.normalize("NFC", str(p.relative_to(vault))) for p in vault.rglob("*") if p.is_file()}
     for f in [vault / "index.md", *(vault / "wiki").rglob("*.md")]:
         body = f.read_text(encoding="utf-8")
         if body.startswith("---\n"):
@@ -68,8 +69,7 @@ def independent_link_check(vault: Path) -> list[str]:
             bad.append(f"{f.name}: unbalanced brackets")
         for inner in links:
             target = unicodedata.normalize("NFC", inner.split("|", 1)[0].split("#", 1)[0])
-            path = vault / target
-            if not (path.is_file() or path.with_name(path.name + ".md").is_file()):
+            if target not in on_disk and target + ".md" not in on_disk:  # names compare NFC, as in Obsidian
                 bad.append(f"{f.name}: [[{inner}]]")
     return bad
 
