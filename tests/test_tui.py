@@ -238,15 +238,16 @@ def test_kb_tui_in_a_real_terminal(tmp_path):
     vault = vault_with_sources(tmp_path)
     session = f"kbtui{os.getpid()}"
     done = tmp_path / "exit-code"
-    cmd = f"cd {vault.root} && {sys.executable} -m kb.cli tui; echo $? > {done}"
+    cmd = f"unset COLUMNS LINES; cd {vault.root} && {sys.executable} -m kb.cli tui; echo $? > {done}"
     tmux("new-session", "-d", "-s", session, "-x", "130", "-y", "40", cmd)
     try:
         wait_screen(session, "Sources (5)")
         wait_screen(session, "model: qwen2.5-coder-0.5b")
+        time.sleep(1)  # index.md is open and the tree has the keys
         tmux("send-keys", "-t", session, "Down", "Down", "Down", "Enter")
         wait_screen(session, "wiki/sources/Hot composting.md")
         wait_screen(session, "Summary")
-        assert "→ hot-composting.md" in wait_screen(session, "→")  # its links, to follow
+        wait_screen(session, "→ hot-composting.md")  # its links, to follow (not index.md's, still there)
         tmux("send-keys", "-t", session, "q")
         t0 = time.monotonic()
         while not done.exists() and time.monotonic() - t0 < 20:
