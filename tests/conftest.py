@@ -56,3 +56,18 @@ def mlblog_vault(tmp_path_factory):
     r = run_kb("compile", "--json", cwd=root, env=env, timeout=1800)
     assert r.returncode == 0, r.stderr
     return root, env, json.loads(r.stdout)
+
+
+SAMPLES = sorted((ROOT / "vault" / "raw").glob("*.md"))
+
+
+def sample_vault(tmp_path: Path):
+    """The sample vault's five notes compiled with the scripted compile engine (no model)."""
+    from kb.compile.job import Compile
+    from kb.core.vault import Vault
+    from fakes import CompileFake
+    vault, _ = Vault.init(tmp_path / "v", "")
+    for p in SAMPLES:
+        shutil.copy(p, vault.root / "raw" / p.name)
+    Compile(vault, lambda: CompileFake()).run()
+    return Vault.open(vault.root)

@@ -2,7 +2,6 @@
 and lint get the same ones; trace events are dataclasses that write the JSON lines they read back."""
 
 import json
-import shutil
 
 import pytest
 
@@ -11,23 +10,16 @@ from kb.agents.fake_engine import FakeEngine
 from kb.agents.rlm import RLM
 from kb.agents.sandbox import Limits
 from kb.ask.job import Ask, AskSettings
-from kb.compile.job import Compile
-from kb.core.vault import Vault
 from kb.lint.job import Lint
 from kb.tools.repl import Corpus, ToolInfo, Tools, index_search
-from conftest import ROOT, run_kb
-from fakes import CompileFake, LintFake
+from conftest import run_kb, sample_vault
+from fakes import LintFake
 
-SAMPLES = sorted((ROOT / "vault" / "raw").glob("*.md"))
 
 
 @pytest.fixture
 def vault(tmp_path):
-    vault, _ = Vault.init(tmp_path / "v", "")
-    for p in SAMPLES:
-        shutil.copy(p, vault.root / "raw" / p.name)
-    Compile(vault, lambda: CompileFake()).run()
-    return Vault.open(vault.root)
+    return sample_vault(tmp_path)
 
 
 def ask_fake() -> FakeEngine:

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,21 +9,14 @@ import pytest
 
 from kb.agents.fake_engine import FakeEngine
 from kb.ask.job import Ask, AskSettings
-from kb.compile.job import Compile
 from kb.core.vault import Vault
-from conftest import ROOT, run_kb
-from fakes import CompileFake
+from conftest import run_kb, sample_vault
 
-SAMPLES = sorted((ROOT / "vault" / "raw").glob("*.md"))
 
 
 @pytest.fixture
 def vault(tmp_path):
-    vault, _ = Vault.init(tmp_path / "v", "")
-    for p in SAMPLES:
-        shutil.copy(p, vault.root / "raw" / p.name)
-    Compile(vault, lambda: CompileFake()).run()
-    return Vault.open(vault.root)
+    return sample_vault(tmp_path)
 
 
 def ask_with(vault, script):
@@ -155,7 +147,7 @@ def test_marp_deck_renders_with_marp_cli(vault, tmp_path, small_model):
 @pytest.mark.model
 def test_chart_page_from_the_cli_embeds_a_png_that_exists(vault, small_model):
     r = run_kb("ask", "--mode", "rag", "--format", "chart", "--save", "--json",
-               "What temperatures do the notes give for fermentation?", cwd=vault.root,
+               "At what temperature do kimchi, kombucha and a sourdough starter ferment?", cwd=vault.root,
                env={"KB_MODEL": str(small_model)})
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

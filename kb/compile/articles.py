@@ -78,17 +78,25 @@ class Articles:
     def _draft(self, title: str, feeds: list[Feed]) -> list[dict]:
         blob = json.dumps([title, [(f.title, f.evidence) for f in feeds], ARTICLE_VERSION], ensure_ascii=False)
         cache = self.vault.state_dir / "cache" / f"article-{hashlib.sha256(blob.encode()).hexdigest()[:32]}.json"
-        if cache.exists():
-            try:
-                return json.loads(cache.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, OSError):
-                pass
+        if (hit := read_cache(cache)) is not None:
+            return hit
         if self.compiler is None:
             return []
         drafted, stats = self.compiler().article(title, [(f.title, f.evidence) for f in feeds])
         self.on_calls(stats)
         _cache_write(cache, json.dumps(drafted, ensure_ascii=False))
         return drafted
+
+
+def read_cache(path) -> list | dict | None:
+    """A cached model result, or None when there is none or it is unreadable (a torn or hand-edited
+    cache file costs one model call, never a failed compile)."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, OSError):
+        return None
 
 
 def _cache_write(path, text: str) -> None:

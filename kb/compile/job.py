@@ -24,7 +24,7 @@ from typing import Callable
 from kb.core import catalog, events, kinds, pages
 from kb.core import concepts as C
 from kb.core.grounding import Gate, Source
-from kb.compile.articles import Articles, Feed, evidence_for, with_article
+from kb.compile.articles import Articles, Feed, evidence_for, read_cache, with_article
 from kb.compile.registry import Registry, by_name, names, select
 from kb.core.errors import KbError, PageError
 from kb.core.extract import IMAGE_EXTS, MAX_SOURCE_MB, SourceError, extract, limit
@@ -261,11 +261,8 @@ class Compile:
     def _analyse(self, rel: str, digest: str, doc, report: Report) -> dict:
         """Model results, cached by content hash before any page is written."""
         cache = self.vault.state_dir / "cache" / f"{digest[:32]}-v{_prompt_version()}.json"
-        if cache.exists():
-            try:
-                return json.loads(cache.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, OSError):
-                pass
+        if (hit := read_cache(cache)) is not None:
+            return hit
         cands = [t.name for t in self._source_terms(rel, doc.text)]
         analysis = self._engine_compiler().analyse(doc.title, doc.text, cands[:40])
         data = analysis.as_dict()
