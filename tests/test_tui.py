@@ -448,12 +448,15 @@ def test_kb_tui_on_the_ml_blog_vault_in_tmux(mlblog_fake, tmp_path, size):
         assert hit not in screen.splitlines()[2], screen
         tmux("send-keys", "-t", session, "BSpace")
         wait_screen(session, hit)
-        tmux("send-keys", "-t", session, "q")
         t0 = time.monotonic()
-        while not done.exists() and time.monotonic() - t0 < 20:
-            time.sleep(0.2)
+        while not done.exists() and time.monotonic() - t0 < 60:
+            # a key pressed while the app is busy on a loaded machine can be dropped: ask again
+            tmux("send-keys", "-t", session, "q")
+            deadline = time.monotonic() + 10
+            while not done.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
         screen = tmux("capture-pane", "-p", "-t", session).stdout
-        assert done.read_text().strip() == "0", screen
+        assert done.exists() and done.read_text().strip() == "0", screen
         assert "Traceback" not in screen and "error" not in screen
     finally:
         tmux("kill-session", "-t", session, check=False)
