@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import unicodedata
 from pathlib import Path
 
@@ -155,6 +156,27 @@ def test_a_read_only_vault_is_one_line_naming_the_path(tmp_path):
         for p in [root, *root.rglob("*")]:
             if p.is_dir():
                 p.chmod(0o755)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare")
+def test_a_vault_on_a_read_only_mount_is_one_line_naming_the_path(tmp_path):
+    """As root a chmod does not stop writes, but a read-only mount does, for root too: the vault
+    bound read-only in a private mount namespace, and `kb compile` run inside it."""
+    import subprocess
+    import sys
+    root = vault(tmp_path)
+    before = raw_bytes(root)
+    script = (f'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && cd "$0" && '
+              f'exec "{sys.executable}" -m kb.cli compile')
+    with ScriptedServer(CompileFake()) as server:
+        env = {**os.environ, **server.env}
+        env.pop("KB_VAULT", None)
+        r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(root)],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("kb:")]  # besides the plan line
+    assert len(errors) == 1 and str(root) in errors[0] and "Read-only file system" in errors[0], r.stderr
+    assert raw_bytes(root) == before and not (root / "wiki" / "sources" / "good.md").exists()
 
 
 def test_a_write_the_os_refuses_is_a_page_error_naming_the_path(tmp_path, monkeypatch):
