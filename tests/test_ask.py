@@ -145,14 +145,20 @@ def test_marp_deck_renders_with_marp_cli(vault, tmp_path, small_model):
 
 
 @pytest.mark.model
-def test_chart_page_from_the_cli_embeds_a_png_that_exists(vault, small_model):
+def test_chart_page_from_the_cli_embeds_a_png_or_says_why_not(vault, small_model):
+    """The real small model through the CLI: whether its answer's pages hold two labelled numbers in
+    one unit depends on what it cites, so either the chart is embedded and exists, or the page says
+    in one line why there is none (the scripted tests in test_render pin each case)."""
     r = run_kb("ask", "--mode", "rag", "--format", "chart", "--save", "--json",
                "At what temperature do kimchi, kombucha and a sourdough starter ferment?", cwd=vault.root,
                env={"KB_MODEL": str(small_model)})
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    png = Path(out["png"])
-    assert png.exists() and png.read_bytes()[:4] == b"\x89PNG"
     body = (vault.root / out["path"]).read_text()
-    assert f"![[{png.relative_to(vault.root).as_posix()}]]" in body
+    if out["png"] is None:
+        assert body.count("*No chart:") == 1 and "![[" not in body, body
+    else:
+        png = Path(out["png"])
+        assert png.exists() and png.read_bytes()[:4] == b"\x89PNG"
+        assert f"![[{png.relative_to(vault.root).as_posix()}]]" in body and "No chart" not in body
     assert Vault.open(vault.root).graph().broken == []
