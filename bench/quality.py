@@ -15,6 +15,10 @@ Compiles a fixed subset of ../shared/corpus/ml-blog with one model and scores th
 
     .venv/bin/python bench/quality.py --model qwen2.5-coder-1.5b --sources 6 [--keep DIR] [--json]
     .venv/bin/python bench/quality.py --score DIR     # score a vault compiled before
+
+`--record FILE` writes every sentence the gate judged (JSON lines: the sentence, its verdict, the
+id of the text it was checked against) and those texts under FILE's folder, `texts/ID.txt`: what
+the hand labels in bench/labels/ were made from (see bench/gate_labels.py).
 """
 
 from __future__ import annotations
@@ -47,6 +51,28 @@ GATE_LINE = re.compile(r"\] gate \| (\d+) kept, (\d+) dropped, (\d+) replaced")
 def subset(n: int) -> list[Path]:
     names = FIRST + sorted(p.name for p in CORPUS.glob("*.md") if p.name not in FIRST)
     return [CORPUS / name for name in names if (CORPUS / name).exists()][:n]
+
+
+def recording(path: Path):
+    """Wraps the gate's judge so every call is written down (the bench's own hook; compile is
+    unchanged)."""
+    import hashlib
+    from kb.core import grounding
+    texts = path.parent / "texts"
+    texts.mkdir(parents=True, exist_ok=True)
+    out = path.open("a", encoding="utf-8")
+    judge = grounding.check
+
+    def check(sentence, source):
+        v = judge(sentence, source)
+        sid = hashlib.sha256(source.text.encode()).hexdigest()[:12]
+        if not (texts / f"{sid}.txt").exists():
+            (texts / f"{sid}.txt").write_text(source.text, encoding="utf-8")
+        out.write(json.dumps({"sentence": sentence, "ok": v.ok, "overlap": round(v.overlap, 3),
+                              "missing": list(v.missing), "text": sid}) + "\n")
+        out.flush()
+        return v
+    grounding.check = check
 
 
 def compile_vault(model: str, sources: list[Path], root: Path) -> dict:
@@ -139,6 +165,7 @@ def main() -> int:
     ap.add_argument("--sources", type=int, default=6, help="how many ml-blog notes (a fixed subset)")
     ap.add_argument("--keep", metavar="DIR", help="compile into DIR and keep it")
     ap.add_argument("--score", metavar="DIR", help="only score the vault in DIR (no compile)")
+    ap.add_argument("--record", metavar="FILE", help="write every sentence the gate judged to FILE")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not args.score and not args.model:
@@ -148,6 +175,8 @@ def main() -> int:
     row: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.score or args.keep or Path(tmp) / "v")
+        if args.record:
+            recording(Path(args.record))
         if not args.score:
             row.update(compile_vault(args.model, subset(args.sources), root))
         elif not (root / ".kb").is_dir():

@@ -167,7 +167,8 @@ class Gate:
             got = self.sentence(s, source, replace=replace, used=set(out))
             if got and got not in out:
                 out.append(got)
-        return " ".join(out)
+        # a source sentence standing in may have ended at a line break, not a full stop
+        return " ".join(o if o[-1] in ".!?…:;\"'”’)" else o + "." for o in out)
 
     def counts(self) -> dict[str, int]:
         return {"kept": self.kept, "dropped": self.dropped, "replaced": self.replaced}
