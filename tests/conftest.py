@@ -14,6 +14,18 @@ from kb.agents.sandbox import allow_weak_walls, sandbox_mode  # noqa: E402
 if not sandbox_mode(False).startswith("kernel"):  # no user namespaces here: the loop tests run
     allow_weak_walls(True)  # behind the weaker walls (the sandbox tests skip what needs the kernel)
 CORPUS = ROOT.parent / "shared" / "corpus"
+# On a 2-core machine two llama.cpp processes run about 10x slower each. While a developer runs a
+# model benchmark they touch this file, and model tests elsewhere on the machine skip instead of
+# slowing it (CI never has it).
+MODEL_LANE_BUSY = Path("/tmp/kb-model-lane-busy")
+
+
+def pytest_collection_modifyitems(config, items):
+    if MODEL_LANE_BUSY.exists():
+        skip = pytest.mark.skip(reason=f"{MODEL_LANE_BUSY} exists: a model benchmark holds the machine")
+        for item in items:
+            if "model" in item.keywords or "slow" in item.keywords:
+                item.add_marker(skip)
 
 
 def run_kb(*args, cwd=None, env=None, input=None, timeout=900):
