@@ -7,8 +7,9 @@ from kb.agents.engine import Reply, Usage
 
 
 class CompileFake:
-    """Answers compile's two kinds of call: a summary (free text) and the JSON analysis (picks
-    the first concepts the schema allows). Deterministic, so runs can be compared."""
+    """Answers compile's two kinds of call: a source chunk's analysis (JSON: a summary, key points
+    and the first concepts the schema allows) and a concept's article. Deterministic, so runs can
+    be compared."""
 
     name = "compile-fake"
 
@@ -19,17 +20,18 @@ class CompileFake:
     def chat(self, messages, *, json_schema=None, max_tokens=512, temperature=0.2, stop=None, on_token=None):
         self.calls.append({"messages": messages, "json_schema": json_schema})
         user = messages[-1]["content"]
-        if json_schema is None:
-            doc = re.search(r"<document>\n(.*?)\n</document>", user, re.S)
-            text = " ".join((doc.group(1) if doc else user).split())
-            out = f"This source is about {text[:160]}."
+        doc = re.search(r"<document>\n(.*?)\n</document>", user, re.S)
+        summary = f"This source is about {' '.join((doc.group(1) if doc else user).split())[:160]}."
+        if json_schema is None:  # free text: compile asks for none now
+            out = summary
         elif "sentences" in json_schema["properties"]:  # a concept article: each source's first
             said = re.findall(r"^\[(\d+)\] .*?:\n- (.*)$", user, re.M)  # sentence, and one invented
             out = json.dumps({"sentences": [{"source": int(n), "text": s} for n, s in said]
                               + [{"source": 1, "text": "It was invented by Zork Industries in 1802."}]})
         else:
             names = json_schema["properties"]["concepts"]["items"]["properties"]["name"].get("enum") or ["Topic"]
-            out = json.dumps({"key_points": ["The first key point of this source.",
+            out = json.dumps({"summary": summary,
+                              "key_points": ["The first key point of this source.",
                                              "The second key point of this source."],
                               "concepts": [{"name": n, "claim": f"The source says something about {n}."}
                                            for n in names[:self.concepts]]})

@@ -86,23 +86,23 @@ def test_the_engine_defaults_equal_the_config_defaults():
         assert (params["max_tokens"].default, params["temperature"].default) == (d["max_tokens"], d["temperature"])
 
 
-ANALYSIS = json.dumps({"key_points": ["A hot pile reaches 55 to 65 degrees Celsius.",
+ANALYSIS = json.dumps({"summary": "A hot compost pile reaches 55 to 65 degrees Celsius within a few days.",
+                       "key_points": ["A hot pile reaches 55 to 65 degrees Celsius.",
                                       "It gets there within a few days."], "concepts": []})
-SUMMARY = "A hot compost pile reaches 55 to 65 degrees Celsius within a few days."
 
 
 def test_compile_through_the_api_with_a_scripted_engine(kb):
-    with scripted([SUMMARY, ANALYSIS]) as built:
+    with scripted([ANALYSIS]) as built:
         report = kb.compile().run()
     assert report.compiled == ["raw/hot-composting.md"] and not report.failed
     assert len(built) == 1 and built[0].remaining == 0
     # compile passes its own temperature and lengths: config defaults do not change them
-    assert [(c["temperature"], c["max_tokens"]) for c in built[0].calls] == [(0.1, 256), (0.1, 500)]
+    assert [(c["temperature"], c["max_tokens"]) for c in built[0].calls] == [(0.1, 768)]
     assert kb.vault.notes("wiki/sources")
 
 
 def test_ask_and_its_trace_through_the_api(kb):
-    with scripted([SUMMARY, ANALYSIS]):
+    with scripted([ANALYSIS]):
         kb.compile().run()
     with scripted(["A hot pile reaches 55 to 65 degrees Celsius."]) as built:
         ans = kb.ask().answer("How hot does a compost pile get?", "rag")
@@ -149,7 +149,7 @@ def test_per_job_models_through_a_registered_backend(kb, tmp_path):
 
 def test_ask_sub_model_answers_the_sub_calls(kb):
     """`[ask] sub_model` reaches the RLM loop: llm_query goes to that model, the code to the root."""
-    with scripted([SUMMARY, ANALYSIS]):
+    with scripted([ANALYSIS]):
         kb.compile().run()
     assert kb.ask().sub_engine_factory is None  # unset: the root model answers its own sub-calls
     built = {}

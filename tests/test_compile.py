@@ -57,8 +57,8 @@ def test_compile_builds_source_and_concept_pages(tmp_path):
     vault = new_vault(tmp_path)
     report, engine = compile_(vault)
     concepts = vault.notes("wiki/concepts")
-    # two calls per source, and one article per concept page
-    assert len(report.compiled) == 5 and report.model_calls == 10 + len(concepts) and not report.failed
+    # one call per source (each is one chunk), and one article per concept page
+    assert len(report.compiled) == 5 and report.model_calls == 5 + len(concepts) and not report.failed
     check_valid(vault)
     sources = vault.notes("wiki/sources")
     assert len(sources) == 5
@@ -98,7 +98,7 @@ def test_editing_one_source_recompiles_it_and_only_its_concepts(tmp_path):
     with open(vault.root / "raw/kombucha-notes.md", "a") as f:
         f.write("\nA second fermentation in sealed bottles for 2-3 days makes it fizzy.\n")
     report, engine = compile_(vault)
-    assert report.compiled == ["raw/kombucha-notes.md"] and report.model_calls == 2
+    assert report.compiled == ["raw/kombucha-notes.md"] and report.model_calls == 1
     changed = {p for p, data in state(vault).items() if before.get(p) != data}
     after_touched = touched | {Manifest.load(vault).concepts[k]["page"]
                                for k in Manifest.load(vault).sources["raw/kombucha-notes.md"]["concepts"]}

@@ -20,8 +20,8 @@ COMPOSTING = ("# Composting at home\n\nComposting turns kitchen waste into humus
               "Composting needs air, water and a mix of greens and browns; cold composting takes a year.\n")
 
 
-def _analysis(name: str, claim: str) -> str:
-    return json.dumps({"key_points": [], "concepts": [{"name": name, "claim": claim}]})
+def _analysis(name: str, claim: str, summary: str = "") -> str:
+    return json.dumps({"summary": summary, "key_points": [], "concepts": [{"name": name, "claim": claim}]})
 
 
 def _vault(tmp_path, files: dict[str, str]) -> Vault:
@@ -59,10 +59,9 @@ def test_head_noun_and_inflections_fold_into_one_term():
 
 def test_compost_and_composting_share_one_page_whose_alias_resolves(tmp_path):
     vault = _vault(tmp_path, {"a-compost.md": COMPOST, "b-composting.md": COMPOSTING})
-    engine = FakeEngine(["Compost is decomposed organic matter.",
-                         _analysis("Compost", "Compost feeds the soil life."),
-                         "Composting turns kitchen waste into humus.",
-                         _analysis("Composting", "Composting needs air and water.")] + ["{}"] * 6)
+    engine = FakeEngine([_analysis("Compost", "Compost feeds the soil life.", "Compost is decomposed organic matter."),
+                         _analysis("Composting", "Composting needs air and water.",
+                                   "Composting turns kitchen waste into humus.")] + ["{}"] * 6)
     Compile(vault, lambda: engine).run()
     concepts = vault.notes("wiki/concepts")
     assert concepts == ["wiki/concepts/Compost.md"], concepts
@@ -81,12 +80,12 @@ def test_first_source_page_exists_before_the_second_source_is_read(tmp_path):
     vault = _vault(tmp_path, {"a-compost.md": COMPOST, "b-composting.md": COMPOSTING})
     seen = {}
 
-    def second_summary(messages):
+    def second_source(messages):
         seen["first page"] = (vault.root / "wiki/sources/Compost.md").exists()
         seen["second page"] = (vault.root / "wiki/sources/Composting at home.md").exists()
-        return "Composting turns kitchen waste into humus."
+        return _analysis("Composting", "y", "Composting turns kitchen waste into humus.")
 
-    engine = FakeEngine(["Compost is decomposed organic matter.", _analysis("Compost", "x"),
-                         second_summary, _analysis("Composting", "y")] + ["{}"] * 6)
+    engine = FakeEngine([_analysis("Compost", "x", "Compost is decomposed organic matter."),
+                         second_source] + ["{}"] * 6)
     Compile(vault, lambda: engine).run()
     assert seen == {"first page": True, "second page": False}

@@ -52,11 +52,12 @@ def test_compile_publishes_the_grounded_sentence_and_not_the_invented_one(tmp_pa
     vault = _vault(tmp_path)
     summary = ("A sourdough starter is a small, stable community of wild yeast and lactic acid bacteria. "
                "It was first sold by the Boudin Bakery in San Francisco in 1849.")
-    analysis = json.dumps({"key_points": ["I feed mine once a day at a 1:1:1 ratio by weight.",
+    analysis = json.dumps({"summary": summary,
+                           "key_points": ["I feed mine once a day at a 1:1:1 ratio by weight.",
                                           "Starters are best kept in a 45 °C oven by Nordic bakers."],
                            "concepts": [{"name": "Lactic acid bacteria",
                                          "claim": "Lactic acid bacteria make the lactic and acetic acids."}]})
-    engine = FakeEngine([summary, analysis] + ["{}"] * 10)
+    engine = FakeEngine([analysis] + ["{}"] * 10)
     report = Compile(vault, lambda: engine).run()
     body = (vault.root / "wiki/sources/Keeping a sourdough starter.md").read_text()
     assert "A sourdough starter is a small, stable community of wild yeast" in body
@@ -70,7 +71,7 @@ def test_compile_publishes_the_grounded_sentence_and_not_the_invented_one(tmp_pa
 def test_report_dict_carries_gate_counts(tmp_path):
     """`kb compile --json` prints Report.as_dict(): the gate's counts are in it."""
     vault = _vault(tmp_path)
-    engine = FakeEngine(["A sourdough starter is a small, stable community of wild yeast.",
-                         json.dumps({"key_points": [], "concepts": []})] + ["{}"] * 10)
+    engine = FakeEngine([json.dumps({"summary": "A sourdough starter is a small, stable community of wild yeast.",
+                                     "key_points": [], "concepts": []})] + ["{}"] * 10)
     out = json.loads(json.dumps(Compile(vault, lambda: engine).run().as_dict()))
     assert out["gate"] == {"kept": 1, "dropped": 0, "replaced": 0}
