@@ -59,7 +59,11 @@ class Reply:
 
 class Engine(Protocol):
     """`max_tokens` and `temperature` left as None take the engine's defaults, which come from
-    config (`model.max_tokens`, `model.temperature`); every call kb makes itself passes both."""
+    config (`model.max_tokens`, `model.temperature`); every call kb makes itself passes both.
+
+    An engine whose chat() may be called from several threads at once, and that serves those
+    calls side by side (a server), says so with a class attribute `concurrent = True`; compile's
+    `jobs` setting is used only then. Without it, calls are made one at a time."""
 
     name: str
 

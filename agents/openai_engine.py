@@ -21,6 +21,9 @@ from kb.core.errors import EngineError
 
 class OpenAIEngine:
     name = "openai"
+    # chat() may be called from several threads at once (urllib, no shared state): a server with
+    # several slots serves them side by side, so `kb compile --jobs N` keeps N in flight
+    concurrent = True
 
     def __init__(self, base_url: str, *, api_key: str = "", model: str = "", timeout: float = 600.0,
                  repeat_penalty: float = 1.1, schema_format: str = "json_object", max_tokens: int = 512,

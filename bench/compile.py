@@ -6,7 +6,14 @@ compile that finds nothing to do on a synthetic vault of 1,000 compiled sources 
 builds it: this part measures kb, not the model). The baseline for the no-op figure is a bare
 walk+stat of the same raw/ folder in the same run.
 
+`--server` measures `--jobs` instead, and starts no model: the ml-blog posts compiled through the
+OpenAI-compatible backend against a local test server (tests/scripted_server.py: replies derived
+from the request, a fixed sleep per request, up to 8 answered side by side; a stand-in for a GPU
+server with several slots) at N = 1, 2, 4, 8 requests in flight. Throughput and speed-up are
+against N = 1 in the same run, and every N's wiki and manifest must be byte-identical to N = 1's.
+
     .venv/bin/python bench/compile.py [--model smollm2-135m] [--sources N] [--synthetic 1000]
+    .venv/bin/python bench/compile.py --server [--latency 0.3] [--sources 19]
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from kb import config, models  # noqa: E402
+from kb.core import config, models  # noqa: E402
 from kb.compile.job import Compile  # noqa: E402
 from kb.core.vault import Vault  # noqa: E402
 
@@ -61,6 +68,43 @@ def real_corpus(model: str, n: int, keep: str | None) -> None:
         print(f"recompile, nothing changed {time.perf_counter() - t0:.2f} s, {again.model_calls} model calls")
 
 
+def server_scaling(n: int, latency: float, jobs: tuple[int, ...] = (1, 2, 4, 8)) -> None:
+    from fakes import CompileFake
+    from scripted_server import ScriptedServer
+
+    from kb.agents.engine import make_engine
+    from kb.compile.job import Settings
+    posts = sorted(CORPUS.glob("*.md"))[:n]
+    with tempfile.TemporaryDirectory() as tmp, \
+            ScriptedServer(CompileFake(), latency=latency, slots=max(jobs)) as server:
+        engine = make_engine(config.load(None, server.env), models.models_dir())
+        print(f"latency server             {latency:.2f} s per request, up to {max(jobs)} at once; "
+              f"{len(posts)} ml-blog sources")
+        print(f"{'jobs':>4} {'wall s':>8} {'requests':>8} {'sources/s':>10} {'requests/s':>10} "
+              f"{'in flight':>9} {'speed-up':>8}  same as N=1")
+        base, first = None, None
+        for n_jobs in jobs:
+            vault, _ = Vault.init(Path(tmp) / f"jobs{n_jobs}", "")
+            for p in posts:  # copy2: the same mtimes, so the manifests can match byte for byte
+                shutil.copy2(p, vault.root / "raw" / p.name)
+            before, server.most_in_flight = len(server.requests), 0
+            t0 = time.perf_counter()
+            report = Compile(vault, lambda: engine, Settings(jobs=n_jobs)).run()
+            wall = time.perf_counter() - t0
+            assert len(report.compiled) == len(posts) and not report.failed, report.failed
+            requests = len(server.requests) - before
+            files = _wiki_and_manifest(vault.root)
+            base, first = base or wall, first or files
+            print(f"{n_jobs:>4} {wall:>8.2f} {requests:>8} {len(posts) / wall:>10.2f} {requests / wall:>10.2f} "
+                  f"{server.most_in_flight:>9} {base / wall:>7.2f}x  {'yes' if files == first else 'NO'}")
+
+
+def _wiki_and_manifest(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in [*sorted((root / "wiki").rglob("*")), root / "index.md", root / "log.md",
+                      root / ".kb" / "manifest.json"] if p.is_file()}
+
+
 def synthetic_noop(n: int) -> None:
     from fakes import CompileFake
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,14 +134,32 @@ def synthetic_noop(n: int) -> None:
         print(f"no-op recompile            {nn * 1000:.0f} ms (walk+stat baseline {nb * 1000:.1f} ms, ratio {nn / nb:.0f}x)")
 
 
+def count_only(before: str) -> int:
+    """`--count-only [REV]`: prompt tokens per raw token of compile on ml-blog, REV's code and
+    this checkout's side by side, counted with the model's tokenizer and chat template and no model
+    run (bench/prompt_tokens.py); the per-source analysis and the concept articles apart."""
+    import prompt_tokens  # bench/, beside this file
+    return prompt_tokens.compare(before)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=models.TEST_MODEL)
     ap.add_argument("--sources", type=int, default=19)
     ap.add_argument("--synthetic", type=int, default=1000)
     ap.add_argument("--skip-real", action="store_true")
+    ap.add_argument("--count-only", nargs="?", const="66e2f14", metavar="REV",
+                    help="no model: prompt tokens per raw token, REV (default 66e2f14) and now")
     ap.add_argument("--keep", metavar="DIR", help="compile into DIR and keep it (for kb eval)")
+    ap.add_argument("--server", action="store_true",
+                    help="only --jobs scaling against the local latency server (no model)")
+    ap.add_argument("--latency", type=float, default=0.3, help="--server: seconds per request")
     args = ap.parse_args()
+    if args.count_only:
+        return count_only(args.count_only)
+    if args.server:
+        server_scaling(args.sources, args.latency)
+        return 0
     if not args.skip_real:
         real_corpus(args.model, args.sources, args.keep)
     if args.synthetic:

@@ -34,13 +34,17 @@ class ModelInfo:
 
 class Serialized:
     """An engine behind a lock shared by every engine of a front end; everything but chat() is
-    passed through."""
+    passed through. An engine that serves calls side by side (`concurrent`, a server) is not
+    locked: the lock keeps two threads out of one in-process model, and a server needs no such
+    guard (a compile with jobs > 1 keeps its requests in flight from the TUI too)."""
 
     def __init__(self, engine, lock: threading.Lock | None = None):
         self._inner = engine
         self._lock = lock or threading.Lock()
 
     def chat(self, *args, **kwargs):
+        if getattr(self._inner, "concurrent", False):
+            return self._inner.chat(*args, **kwargs)
         with self._lock:
             return self._inner.chat(*args, **kwargs)
 
@@ -180,11 +184,16 @@ class Kb:
                                   max_tokens=max_tokens, on_token=on_token)
 
     # -- settings from config ---------------------------------------------------------------
-    def compile_settings(self):
+    def compile_settings(self, jobs: int | None = None):
+        """`jobs` (a command line's --jobs) overrides `[compile] jobs`; the job itself uses it only
+        with an engine that serves calls side by side, and says so when it cannot."""
         from kb.compile.job import Settings
+        from kb.core.errors import UsageError
         c = self.config["compile"]
+        if jobs is not None and jobs < 1:
+            raise UsageError(f"--jobs must be at least 1, got {jobs}")
         return Settings(max_source_mb=c["max_source_mb"], chunk_chars=c["chunk_chars"],
-                        max_concepts=c["max_concepts"])
+                        max_concepts=c["max_concepts"], jobs=c["jobs"] if jobs is None else jobs)
 
     def lint_settings(self, model_checks: bool = True):
         from kb.lint.job import LintSettings
@@ -198,10 +207,11 @@ class Kb:
                            first_step=self.config["ask"]["first_step"])
 
     # -- jobs -------------------------------------------------------------------------------
-    def compile(self, on_progress: events.OnProgress | None = None):
+    def compile(self, on_progress: events.OnProgress | None = None, *, jobs: int | None = None):
+        """`jobs`: model requests in flight (default `[compile] jobs`)."""
         from kb.compile.job import Compile
         from kb.recorded import Recorded, compile_run
-        job = Compile(self.vault, self.engine_factory_for("compile"), self.compile_settings(),
+        job = Compile(self.vault, self.engine_factory_for("compile"), self.compile_settings(jobs),
                       on_progress=on_progress)
         return Recorded(job, "run", compile_run(self.recorder, job))
 

@@ -166,7 +166,7 @@ def cmd_ingest(ctx: Context) -> int:
 def cmd_compile(ctx: Context) -> int:
     from kb.progress import CompileProgress
     progress = CompileProgress(enabled=not ctx.args.json)
-    job = ctx.kb.compile(on_progress=progress.event)
+    job = ctx.kb.compile(on_progress=progress.event, jobs=ctx.args.jobs)
     with progress:
         report = job.run(dry_run=ctx.args.dry_run)
     if ctx.args.json:
@@ -506,6 +506,9 @@ def build_parser() -> Parser:
     s = sub.add_parser("compile", help="compile new and changed sources into the wiki")
     s.add_argument("--dry-run", action="store_true", help="say what would be compiled; no model calls")
     s.add_argument("--json", action="store_true", help="the report as JSON")
+    s.add_argument("--jobs", type=int, metavar="N",
+                   help="model requests in flight at once with an OpenAI-compatible server "
+                        "(default: [compile] jobs, 1); the in-process engine takes one")
     s.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("lint", help="health-check the wiki; write a report to wiki/reports/")

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -62,7 +63,7 @@ class Articles:
         feeds = [f for f in feeds if f.evidence]
         if not feeds:
             return []
-        drafted = self._draft(title, feeds)
+        drafted = self.draft(title, feeds)
         out: list[tuple[str, Feed]] = []
         used: set[str] = set()
         for item in drafted:
@@ -75,7 +76,12 @@ class Articles:
             out = [(f.evidence[0], f) for f in feeds[:3]]
         return out[:5]
 
-    def _draft(self, title: str, feeds: list[Feed]) -> list[dict]:
+    def draft(self, title: str, feeds: list[Feed]) -> list[dict]:
+        """The model's draft (cached): what `sentences` reads. Called ahead, from threads, by a
+        compile with jobs > 1, so the pages written in turn afterwards find every draft cached."""
+        feeds = [f for f in feeds if f.evidence]
+        if not feeds:
+            return []
         blob = json.dumps([title, [(f.title, f.evidence) for f in feeds], ARTICLE_VERSION], ensure_ascii=False)
         cache = self.vault.state_dir / "cache" / f"article-{hashlib.sha256(blob.encode()).hexdigest()[:32]}.json"
         if (hit := read_cache(cache)) is not None:
@@ -103,7 +109,8 @@ def _cache_write(path, text: str) -> None:
     """Renamed into place but not fsynced: a cache lost to a power cut costs one model call, and
     a watcher's burst of sources would otherwise wait on the disk for every article."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.kb-tmp"  # swept by compile if a kill leaves it
+    # per thread: two drafts of one text may be written at once; swept by compile if a kill leaves it
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{threading.get_ident()}.kb-tmp"
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 

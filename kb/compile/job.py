@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Callable
 from kb.core import catalog, events, kinds, pages
 from kb.core import concepts as C
 from kb.core.grounding import Gate, Source
+from kb.compile import parallel
 from kb.compile.articles import Articles, Feed, evidence_for, read_cache, with_article
 from kb.compile.registry import Registry, by_name, names, select
 from kb.core.errors import KbError, PageError
@@ -41,6 +43,7 @@ class Settings:
     max_source_mb: float = MAX_SOURCE_MB
     chunk_chars: int = 6000
     max_concepts: int = 5
+    jobs: int = 1  # model requests in flight at once, for an engine that serves them side by side
 
 
 @dataclass
@@ -118,9 +121,12 @@ class Compile:
         self.vault = vault
         self.engine_factory = engine_factory
         self.settings = settings or Settings()
-        self.on_progress = on_progress or events.ignore
+        self.on_progress = _one_at_a_time(on_progress or events.ignore)  # threads report too
         self.manifest = Manifest.load(vault)
         self._compiler = None
+        self._jobs = 1  # what this run uses: settings.jobs where the engine serves calls side by side
+        self._locks = {"engine": threading.Lock(), "stats": threading.Lock()}
+        self._digests: dict[str, threading.Lock] = {}  # one model read per content, however many copies
         self.gate = Gate()  # every model sentence this run wrote into a page, checked
         self._gates: dict[str, Gate] = {}  # per source page, as last written
         self.registry = Registry(self.manifest.concepts, lambda title: self._unique_path("concept", title))
@@ -174,32 +180,32 @@ class Compile:
             self._sweep_temp_files()
             if self.manifest.log:  # log lines a killed run saved in the manifest but never appended
                 catalog.settle_log(self.vault, self.manifest)
-            # each source: the model reads it (results cached by hash), its page is written at once
+            # each source: the model reads it (results cached by hash), its page is written at once;
+            # with jobs > 1 sources are read ahead in threads and written here in plan order
+            self._jobs = self._choose_jobs(plan.work, report)
             docs: dict[str, tuple] = {}
-            for i, rel in enumerate(plan.work):
-                if stop and stop():
-                    report.skipped = plan.work[i:]
-                    break
-                self.on_progress(events.SourceStart(rel, i, len(plan.work)))
-                try:
-                    doc = extract(self.vault.abspath(rel), rel,
-                                  max_bytes=limit(self.settings.max_source_mb))
-                    docs[rel] = (doc, self._analyse(rel, plan.hashes[rel], doc, report))
-                except SourceError as e:
-                    report.failed[rel] = str(e)
-                    self._record_failure(rel, plan.hashes[rel], str(e))
-                except PageError as e:  # unreadable (a symlink loop): this source only
-                    report.failed[rel] = str(e)
-                else:
-                    # the manifest is saved here for every source but the batch's last, whose
-                    # save comes with its concept pages (a kill between costs no model call)
+            total, i = len(plan.work), -1
+            with parallel.InOrder(list(enumerate(plan.work)), lambda it: self._read(*it, plan, report),
+                                  self._jobs, stop) as reading:
+                for (i, rel), get in reading:
                     try:
-                        self._write_source(rel, plan.hashes[rel], *docs[rel], report, save=i < len(plan.work) - 1)
-                        report.compiled.append(rel)
-                    except PageError as e:  # a directory where its page goes, a read-only folder
-                        report.failed[rel] = str(e) if rel in str(e) else f"{rel}: {e}"
-                        docs.pop(rel)
-                self.on_progress(events.SourceDone(rel, i + 1, len(plan.work), report.failed.get(rel)))
+                        docs[rel] = get()
+                    except SourceError as e:
+                        report.failed[rel] = str(e)
+                        self._record_failure(rel, plan.hashes[rel], str(e))
+                    except PageError as e:  # unreadable (a symlink loop): this source only
+                        report.failed[rel] = str(e)
+                    else:
+                        # the manifest is saved here for every source but the batch's last, whose
+                        # save comes with its concept pages (a kill between costs no model call)
+                        try:
+                            self._write_source(rel, plan.hashes[rel], *docs[rel], report, save=i < total - 1)
+                            report.compiled.append(rel)
+                        except PageError as e:  # a directory where its page goes, a read-only folder
+                            report.failed[rel] = str(e) if rel in str(e) else f"{rel}: {e}"
+                            docs.pop(rel)
+                    self.on_progress(events.SourceDone(rel, i + 1, total, report.failed.get(rel)))
+            report.skipped = plan.work[i + 1:]  # asked to stop: left for the next run
             for rel in plan.removed:
                 self._remove(rel, report)
             # then the concept pages of every source still marked pending (this batch's, or those a
@@ -248,31 +254,56 @@ class Compile:
                 tmp.unlink(missing_ok=True)
 
     def _engine_compiler(self):
-        if self._compiler is None:
-            from kb.agents.compiler import SourceCompiler
-            engine = self.engine_factory()
-            self._compiler = SourceCompiler(engine, chunk_chars=self.settings.chunk_chars,
-                                            max_concepts=self.settings.max_concepts,
-                                            on_reply=lambda r: self.on_progress(events.Tokens(
-                                                r.usage.prompt_tokens, r.usage.completion_tokens,
-                                                r.timings.total_s)))
-        return self._compiler
+        with self._locks["engine"]:  # the first reads of a parallel run ask for it at once
+            if self._compiler is None:
+                from kb.agents.compiler import SourceCompiler
+                engine = self.engine_factory()
+                self._compiler = SourceCompiler(engine, chunk_chars=self.settings.chunk_chars,
+                                                max_concepts=self.settings.max_concepts,
+                                                on_reply=lambda r: self.on_progress(events.Tokens(
+                                                    r.usage.prompt_tokens, r.usage.completion_tokens,
+                                                    r.timings.total_s)))
+            return self._compiler
+
+    def _choose_jobs(self, work: list[str], report: Report) -> int:
+        """`settings.jobs` when the engine serves calls side by side (it says so: `concurrent`, as
+        the OpenAI-compatible backend does), else 1 with a note saying why. Asking means building
+        the engine now rather than at the first cache miss, so it is asked only when it matters."""
+        jobs = max(1, self.settings.jobs)
+        if jobs == 1 or len(work) < 2 or self.engine_factory is None:
+            return 1
+        engine = self._engine_compiler().engine
+        if getattr(engine, "concurrent", False):
+            return jobs
+        name = getattr(engine, "name", type(engine).__name__)
+        report.notes.append(f"jobs = {jobs} asked, but the {name} engine answers one request at a time "
+                            "(only an OpenAI-compatible server takes several): compiled one source at a time")
+        return 1
+
+    def _read(self, i: int, rel: str, plan: Plan, report: Report) -> tuple:
+        """One source read: its text, and the model's results for it (in a thread when jobs > 1)."""
+        self.on_progress(events.SourceStart(rel, i, len(plan.work)))
+        doc = extract(self.vault.abspath(rel), rel, max_bytes=limit(self.settings.max_source_mb))
+        return doc, self._analyse(rel, plan.hashes[rel], doc, report)
 
     def _analyse(self, rel: str, digest: str, doc, report: Report) -> dict:
-        """Model results, cached by content hash before any page is written."""
+        """Model results, cached by content hash before any page is written. Two copies of one
+        text read side by side wait for each other: the second finds the first's cache."""
         cache = self.vault.state_dir / "cache" / f"{digest[:32]}-v{_prompt_version()}.json"
-        if (hit := read_cache(cache)) is not None:
-            return hit
-        cands = [t.name for t in self._source_terms(rel, doc.text)]
-        analysis = self._engine_compiler().analyse(doc.title, doc.text, cands[:40])
-        data = analysis.as_dict()
-        report.model_calls += analysis.calls
-        report.prompt_tokens += analysis.prompt_tokens
-        report.completion_tokens += analysis.completion_tokens
-        report.engine_seconds += analysis.engine_seconds
-        report.raw_tokens_est += len(doc.text) // 4
-        atomic_write(cache, json.dumps(data, ensure_ascii=False))
-        return data
+        with self._digests.setdefault(digest, threading.Lock()):
+            if (hit := read_cache(cache)) is not None:
+                return hit
+            cands = [t.name for t in self._source_terms(rel, doc.text)]
+            analysis = self._engine_compiler().analyse(doc.title, doc.text, cands[:40])
+            data = analysis.as_dict()
+            with self._locks["stats"]:
+                report.model_calls += analysis.calls
+                report.prompt_tokens += analysis.prompt_tokens
+                report.completion_tokens += analysis.completion_tokens
+                report.engine_seconds += analysis.engine_seconds
+                report.raw_tokens_est += len(doc.text) // 4
+            atomic_write(cache, json.dumps(data, ensure_ascii=False))
+            return data
 
     def _finish_pending(self, docs: dict[str, tuple], report: Report) -> list[str]:
         """Relink the pending sources (a source is linked to every concept the wiki knows that it
@@ -286,7 +317,11 @@ class Compile:
             got = docs.get(rel) or self._reload(rel, entry, report)
             if got:
                 self._write_source(rel, entry["hash"], *got, report, first=False)
-        for key in sorted({k for r in pending for k in self.manifest.sources[r]["pending"]}):
+        keys = sorted({k for r in pending for k in self.manifest.sources[r]["pending"]})
+        if self._jobs > 1:  # their articles drafted side by side first; the pages are written in turn
+            feeds = [f for f in map(self._concept_feeds, keys) if f]
+            parallel.each(lambda f: self._articles.draft(*f), feeds, self._jobs)
+        for key in keys:
             self._write_concept(key, report)
         for rel in pending:
             del self.manifest.sources[rel]["pending"]
@@ -412,11 +447,19 @@ class Compile:
         existing = self._existing(reg["page"])
         page = pages.concept_page(reg["page"], title=reg["title"], aliases=self.registry.aliases(key), claims=rows,
                                   related=related, created=existing.meta.get("created") if existing else None)
-        feeds = [Feed(self.manifest.sources[raw]["page"], self.manifest.sources[raw].get("title") or raw,
-                      claim.get("evidence") or [q for q in [claim.get("quote"), claim.get("claim")] if q][:1])
-                 for raw, claim in claims]
+        title, feeds = self._concept_feeds(key)
         gate = self._gates[f"concept:{key}"] = Gate()
-        self._write(with_article(page, reg["title"], self._articles.sentences(reg["title"], feeds, gate)), report)
+        self._write(with_article(page, title, self._articles.sentences(title, feeds, gate)), report)
+
+    def _concept_feeds(self, key: str) -> tuple[str, list[Feed]] | None:
+        """What the concept's article is written from: its title and each source's evidence."""
+        reg = self.manifest.concepts.get(key)
+        claims = self.manifest.claims(key) if reg else []
+        if not claims:
+            return None
+        return reg["title"], [Feed(self.manifest.sources[raw]["page"], self.manifest.sources[raw].get("title") or raw,
+                                   claim.get("evidence") or [q for q in [claim.get("quote"), claim.get("claim")] if q][:1])
+                              for raw, claim in claims]
 
     # -- writing ------------------------------------------------------------------------------
     def _unique_path(self, kind: str, title: str) -> str:
@@ -480,6 +523,17 @@ class Compile:
 
     def _save_fingerprint(self) -> None:
         atomic_write(self.vault.state_dir / "index.fingerprint", self._wiki_fingerprint())
+
+
+def _one_at_a_time(on_progress: events.OnProgress) -> events.OnProgress:
+    """Reads in threads report too (SourceStart, Tokens): a front end still gets one event at a
+    time, so its counters need no lock of their own."""
+    lock = threading.Lock()
+
+    def report(event: events.Event) -> None:
+        with lock:
+            on_progress(event)
+    return report
 
 
 def _lead(src: Source) -> str:

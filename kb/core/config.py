@@ -44,6 +44,9 @@ SCHEMA["compile"] = {
     "chunk_chars": (int, 6000),  # long sources are read in chunks of this size, with a running summary
     "max_concepts": (int, 5),  # concepts per source
     "model": (str, ""),  # the model that compiles; empty: [model] name
+    # model requests in flight at once (sources read side by side), for an engine that serves
+    # them so: an OpenAI-compatible server with several slots. The in-process engine takes one
+    "jobs": (int, 1),
 }
 
 SCHEMA["ask"] = {
@@ -168,7 +171,7 @@ def _check(where: str, section: str, key: str, value: Any) -> Any:
         raise ConfigError(f"{where}: ask.first_step must be choice or code, got {value!r}")
     if (section, key) == ("openai", "schema_format") and value not in ("json_object", "json_schema"):
         raise ConfigError(f"{where}: openai.schema_format must be json_object or json_schema, got {value!r}")
-    if key in ("n_ctx", "max_tokens") and value < 1:
+    if key in ("n_ctx", "max_tokens", "jobs") and value < 1:
         raise ConfigError(f"{where}: {section}.{key} must be at least 1, got {value}")
     return value
 
@@ -232,6 +235,7 @@ DEFAULT_TOML = """\
 # Per job, a model other than [model] name (a bundled name or a .gguf path); empty inherits it.
 # [compile]
 # model = "qwen2.5-coder-1.5b"
+# jobs = 1             # requests in flight with engine = "openai" (a server with that many slots)
 # [ask]
 # model = ""           # the root model that writes code in the REPL
 # sub_model = ""       # the model behind llm_query(); empty: the root model
