@@ -5,32 +5,47 @@ as compile leaves them), concept pages that link back, a few seeded problems, an
 The baseline is reading every note and raw file once (what any check must at least do); the ratio
 says what lint's parsing, link resolution and text comparisons cost on top.
 
-    .venv/bin/python bench/lint.py [--sizes 1000,10000] [--repeat 3]
+Every lint runs in a process of its own (as `kb lint` does), timed around `Lint.run`. "cold" is
+the first run on the vault (no fingerprints kept in .kb/cache yet, as after a fresh clone or a
+compile that changed every source); "lint" is the median of the runs after it, and "cpu" their
+median processor time (steadier than the clock when other work shares the cores).
+
+    .venv/bin/python bench/lint.py [--sizes 1000,10000] [--repeat 3] [--against REV]
+
+`--against REV` also lints each vault with kb/ as it was at git revision REV (exported to a temp
+folder), runs interleaved with the current tree's, and prints the ratios and whether both found
+the same problems: machines are noisy, a ratio measured side by side is what to compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__" and sys.argv[1:2] == ["--run"]:  # one lint, in the tree named after --run
+    sys.path.insert(0, sys.argv[2])
+else:
+    sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kb import catalog  # noqa: E402
-from kb.lint.job import Lint, LintSettings  # noqa: E402
-from kb.core.manifest import Manifest  # noqa: E402
 from kb.core.vault import Vault  # noqa: E402
-from search import WORDS  # noqa: E402  (bench/search.py: the same vocabulary)
 
 
 def make_vault(root: Path, n: int, rng: random.Random) -> Vault:
     """n wiki pages: four source pages (each with a raw file) to one concept page."""
+    from kb.core import catalog
+    from kb.core.manifest import Manifest
+    from search import WORDS  # bench/search.py: the same vocabulary
     vault, _ = Vault.init(root, "")
     manifest = Manifest.load(vault)
     n_concepts = max(1, n // 5)
@@ -72,27 +87,84 @@ def bare_read(vault: Vault) -> None:
             vault.abspath(rel).read_text(encoding="utf-8")
 
 
+def lint_once(vault_root: str) -> None:
+    """The child process: one structural lint, its time and what it found, as JSON."""
+    from kb.lint.job import Lint, LintSettings
+    t0, c0 = time.perf_counter(), time.process_time()
+    report = Lint(Vault.open(vault_root), None, LintSettings(model_checks=False)).run(write_report=False)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    import kb
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "kb": kb.__file__,
+                      "findings": sorted([f.check, *f.pages] for f in report.findings)}))
+
+
+def tree_at(rev: str) -> str:
+    """kb/, agents/ and tools/ as they were at `rev`, laid out as the installed package is."""
+    out = Path(tempfile.mkdtemp(prefix="kb-lint-rev-"))
+    archive = subprocess.run(["git", "archive", rev, "kb", "agents", "tools"], cwd=ROOT, capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    for name in ("agents", "tools"):
+        os.symlink(out / name, out / "kb" / name)
+    return str(out)
+
+
+def run(tree: str, vault: Vault, cold: bool) -> dict:
+    if cold:
+        for p in (vault.state_dir / "cache").glob("lint-*"):
+            p.unlink()
+    out = subprocess.run([sys.executable, __file__, "--run", tree, str(vault.root)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"lint in {tree} failed:\n{out.stderr}")
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    assert data["kb"].startswith(tree), (data["kb"], tree)  # the tree asked for, not the installed one
+    return data
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--run"]:
+        lint_once(sys.argv[3])
+        return 0
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--against", metavar="REV", help="also lint with kb/ at this git revision")
     args = ap.parse_args()
+    trees = [("now", str(ROOT))] + ([(args.against[:8], tree_at(args.against))] if args.against else [])
     rng = random.Random(11)
-    print(f"{'pages':>7} {'lint s':>8} {'bare read s':>12} {'ratio':>6} {'findings':>9}  (median of {args.repeat})")
+    print(f"{'':>8} {'pages':>7} {'cold s':>7} {'lint s':>7} {'cpu s':>6} {'bare read s':>12} {'ratio':>6} "
+          f"{'findings':>9}  (lint, cpu: medians of {args.repeat} after the cold run)")
     for n in [int(x) for x in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             vault = make_vault(Path(tmp) / "v", n, rng)
-            lint_t, base_t, found = [], [], 0
-            for _ in range(args.repeat):
+            times: dict[str, list[float]] = {name: [] for name, _ in trees}
+            cpus: dict[str, list[float]] = {name: [] for name, _ in trees}
+            cold: dict[str, float] = {}
+            found: dict[str, list] = {}
+            base_t = []
+            for i in range(args.repeat + 1):
                 t0 = time.perf_counter()
                 bare_read(Vault.open(vault.root))
                 base_t.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                report = Lint(Vault.open(vault.root), None, LintSettings(model_checks=False)).run(write_report=False)
-                lint_t.append(time.perf_counter() - t0)
-                found = len(report.findings)
-            lt, bt = statistics.median(lint_t), statistics.median(base_t)
-            print(f"{len(vault.wiki_pages()):>7} {lt:>8.2f} {bt:>12.3f} {lt / bt:>6.1f} {found:>9}")
+                for name, tree in trees:
+                    data = run(tree, vault, cold=i == 0)
+                    if i == 0:
+                        cold[name] = data["seconds"]
+                    else:
+                        times[name].append(data["seconds"])
+                        cpus[name].append(data["cpu"])
+                    found[name] = data["findings"]
+            bt = statistics.median(base_t)
+            for name, _ in trees:
+                lt = statistics.median(times[name])
+                print(f"{name:>8} {len(vault.wiki_pages()):>7} {cold[name]:>7.2f} {lt:>7.2f} "
+                      f"{statistics.median(cpus[name]):>6.2f} {bt:>12.3f} {lt / bt:>6.1f} {len(found[name]):>9}")
+            if len(trees) == 2:
+                (now, _), (old, _) = trees
+                same = "the same findings" if found[now] == found[old] else "DIFFERENT findings"
+                print(f"{'ratio':>8} {'':>7} {cold[old] / cold[now]:>6.1f}x "
+                      f"{statistics.median(times[old]) / statistics.median(times[now]):>6.1f}x "
+                      f"{statistics.median(cpus[old]) / statistics.median(cpus[now]):>5.1f}x  ({same})")
     return 0
 
 

@@ -36,11 +36,12 @@ class LinkIndex:
 
     def __init__(self, paths: Iterable[str]):
         self.paths: list[str] = sorted({nfc(p) for p in paths})
-        self._by_name: dict[str, list[str]] = defaultdict(list)
+        self._by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)  # name -> [(path, lowered)]
         self._lower: set[str] = set()
         for p in self.paths:
-            self._by_name[_low(p.rsplit("/", 1)[-1])].append(p)
-            self._lower.add(_low(p))
+            low = p.lower()  # already NFC
+            self._by_name[low.rsplit("/", 1)[-1]].append((p, low))
+            self._lower.add(low)
 
     def __contains__(self, path: str) -> bool:
         return _low(path) in self._lower
@@ -60,10 +61,11 @@ class LinkIndex:
         if not cands:
             return None
         if name == n and len(cands) == 1:
-            return cands[0]
-        folder = _low(posixpath.dirname(nfc(source)))
+            return cands[0][0]
+        folder = None  # the linking note's folder, lower-cased: only some steps need it
         if n.startswith(("./", "../")):
             # As in Obsidian, `folder` keeps its adjusted value for the suffix step below.
+            folder = _low(posixpath.dirname(nfc(source)))
             if n.startswith("./../"):
                 n = n[2:]
             if n.startswith("./"):
@@ -75,19 +77,20 @@ class LinkIndex:
                     folder = posixpath.dirname(folder)
                 folder = folder + "/" if folder else folder
                 n = folder + n
-            for p in cands:
-                if _low(p) == n:
+            for p, low in cands:
+                if low == n:
                     return p
         if n.startswith("/"):
             n = n[1:]
-        for p in cands:
-            if _low(p) == n:
+        for p, low in cands:
+            if low == n:
                 return p
         if raw.startswith("/"):
             return None
+        if folder is None:
+            folder = _low(posixpath.dirname(nfc(source)))
         near, far = [], []
-        for p in cands:
-            low = _low(p)
+        for p, low in cands:
             if low.endswith(n):
                 (near if low.startswith(folder) else far).append(p)
         ranked = sorted(near, key=lambda p: (len(p), p)) + sorted(far, key=lambda p: (len(p), p))

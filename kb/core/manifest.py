@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +17,10 @@ from kb.core.vault import Vault, atomic_write
 VERSION = 1
 
 
-def file_hash(path: Path) -> str:
+def file_hash(path: Path | str) -> str:
     """sha256 of a file's bytes: a raw source's identity (ingest, compile and lint key by it)."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
@@ -59,12 +60,13 @@ class Manifest:
         self.saved_log = bool(self.log)
         atomic_write(self.path, json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
-    def current_hash(self, vault: Vault, rel: str) -> str:
+    def current_hash(self, vault: Vault, rel: str, path: Path | str | None = None) -> str:
         """The hash of raw source `rel` as it is now: the recorded one while its size and mtime
-        still match this manifest (no need to read it), else a fresh one."""
-        path = vault.abspath(rel)
+        still match this manifest (no need to read it), else a fresh one. `path`: where `rel` is,
+        when the caller has it from `vault.files()` already (a lookup instead of a resolve)."""
+        path = vault.abspath(rel) if path is None else path
         entry = self.sources.get(rel) or {}
-        st = path.stat()
+        st = os.stat(path)
         if entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("hash"):
             return entry["hash"]
         return file_hash(path)

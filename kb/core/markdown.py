@@ -16,6 +16,7 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
+from kb.core import simpleyaml
 from kb.core.errors import PageError
 
 # libyaml's C loader/dumper when pyyaml was built with it (10x faster on big vaults)
@@ -37,8 +38,10 @@ def split_frontmatter(text: str, where: str = "page") -> tuple[dict, str]:
     if not close:
         raise PageError(f"{where}: frontmatter opened with '---' but never closed")
     raw = text[m.end():close.start()]
-    try:
-        meta = yaml.load(raw, Loader=_Loader) if raw.strip() else {}
+    try:  # plain frontmatter without PyYAML (read exactly as PyYAML reads it), the rest with it
+        meta = {} if not raw.strip() else simpleyaml.load(raw)
+        if meta is None:
+            meta = yaml.load(raw, Loader=_Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" (line {mark.line + 2})" if mark else ""
@@ -121,27 +124,34 @@ def wikilink_re(target: str | None = None) -> re.Pattern:
 WIKILINK = wikilink_re()
 
 
-def _wikilink_rule(state: StateInline, silent: bool) -> bool:
-    pos = state.pos
-    src = state.src
+def wikilink_at(src: str, pos: int) -> tuple[int, dict, str] | None:
+    """The wikilink starting at `pos` (`![[...]]` or `[[...]]`): the position after it, its parts
+    and its text between the brackets, or None. The one reading of the syntax: markdown-it's rule
+    below and the plain-page reader (kb/core/simplemd.py) both call it."""
     embed = src.startswith(EMBED + OPEN, pos)
     start = pos + len(OPEN) + (len(EMBED) if embed else 0)
     if not (embed or src.startswith(OPEN, pos)):
-        return False
+        return None
     end = src.find(CLOSE, start)
     if end < 0:
-        return False
+        return None
     inner = src[start:end]
     if not inner.strip() or "\n" in inner or OPEN in inner:
+        return None
+    linkpart, _, alias = inner.partition("|")
+    target, heading, block = parse_linktext(linkpart.removesuffix("\\"))  # `\|`, as in a table
+    return end + len(CLOSE), {"target": target, "heading": heading, "block": block,
+                              "alias": alias.strip() or None, "embed": embed}, inner
+
+
+def _wikilink_rule(state: StateInline, silent: bool) -> bool:
+    found = wikilink_at(state.src, state.pos)
+    if found is None:
         return False
     if not silent:
-        linkpart, _, alias = inner.partition("|")
-        target, heading, block = parse_linktext(linkpart.removesuffix("\\"))  # `\|`, as in a table
         token = state.push("wikilink", "", 0)
-        token.meta = {"target": target, "heading": heading, "block": block,
-                      "alias": alias.strip() or None, "embed": embed}
-        token.content = inner
-    state.pos = end + len(CLOSE)
+        token.meta, token.content = found[1], found[2]
+    state.pos = found[0]
     return True
 
 
@@ -178,6 +188,7 @@ class Parsed:
 def property_links(meta: dict) -> list[Link]:
     """Wikilinks that are the values of frontmatter properties (`up: "[[X]]"`, a list of them):
     Obsidian counts these as links and backlinks, so kb resolves and checks them as well."""
+    from kb.core import simplemd  # it reads with this module's wikilink rule
     out: list[Link] = []
     for key, value in meta.items():
         for v in value if isinstance(value, list) else [value]:
@@ -185,20 +196,24 @@ def property_links(meta: dict) -> list[Link]:
                 continue
             if "[" not in v:  # most values: no link, no parse
                 continue
-            for tok in parser().parseInline(v):  # the same rule as in a body
-                for child in tok.children or ():
-                    if child.type == "wikilink":
-                        m = child.meta
-                        out.append(Link(target=m["target"], heading=m["heading"], block=m["block"],
-                                        alias=m["alias"], embed=m["embed"], prop=str(key)))
+            children = simplemd.inline(v)  # the same rule as in a body
+            if children is None:
+                children = [c for tok in parser().parseInline(v) for c in tok.children or ()]
+            for child in children:
+                if child.type == "wikilink":
+                    m = child.meta
+                    out.append(Link(target=m["target"], heading=m["heading"], block=m["block"],
+                                    alias=m["alias"], embed=m["embed"], prop=str(key)))
     return out
 
 
 def parse(body: str, tokens: list | None = None, meta: dict | None = None) -> Parsed:
     """Links, headings and block ids of a page body, in one pass over the token stream (pass
-    `tokens` when the caller has parsed the body already and reads them for something else);
-    with the page's `meta`, the links in its properties first."""
-    tokens = parser().parse(body) if tokens is None else tokens
+    `tokens` when the caller has them already, from `simplemd.tokens` or markdown-it); with the
+    page's `meta`, the links in its properties first."""
+    if tokens is None:
+        from kb.core import simplemd  # it reads with this module's wikilink rule
+        tokens = simplemd.tokens(body)
     links: list[Link] = property_links(meta) if meta else []
     headings: list[str] = []
     blocks: set[str] = set()
@@ -215,7 +230,7 @@ def parse(body: str, tokens: list | None = None, meta: dict | None = None) -> Pa
         line = (tok.map[0] + 1) if tok.map else 0
         if in_heading:
             headings.append(tok.content.strip())
-        else:
+        elif "^" in tok.content:  # a block id's mark
             for content_line in tok.content.splitlines():
                 m = _BLOCK_ID.search(content_line)
                 if m:

@@ -8,22 +8,19 @@ specific name that fits: a link to a removed source is a `dangling-source-link`,
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from kb.core import kinds, markdown
+from kb.core import kinds
 from kb.core import pages as pages_mod
 from kb.core import concepts as C
-from kb.core.errors import PageError
 from kb.core.kinds import CATALOGUES, PAGE_TYPES
-from kb.core.text import near_duplicates
-from kb.core.links import Graph, LinkIndex, build_graph, nfc
-from kb.core.manifest import Manifest
-from kb.core.vault import Page, Vault
+from kb.core.text import similar
+from kb.core.links import nfc
+from kb.core.vault import Vault
+from kb.lint.snapshot import REPORTS, Snapshot, empty_sections  # noqa: F401 (lint's names, kept here too)
 
-REPORTS = kinds.folder("report")
 LIST_KEYS = ("aliases", "tags", "sources")
 DATE_KEYS = ("created", "updated")
 
@@ -42,64 +39,6 @@ class Finding:
         return {"check": self.check, "severity": self.severity, "message": self.message,
                 "pages": self.pages, "quotes": [{"path": p, "text": t} for p, t in self.quotes],
                 "fixable": self.fixable}
-
-
-@dataclass
-class Snapshot:
-    """The vault as lint sees it, read once."""
-
-    vault: Vault
-    files: list[str]
-    pages: dict[str, Page]  # notes outside raw/ that parse
-    bad: dict[str, str]  # notes whose frontmatter does not parse -> why
-    parsed: dict[str, markdown.Parsed]
-    graph: Graph
-    manifest: Manifest
-    empty: dict[str, list[str]] = field(default_factory=dict)  # note -> headings with nothing under them
-
-    @classmethod
-    def load(cls, vault: Vault) -> "Snapshot":
-        files = vault.files()
-        pages, bad, parsed, empty = {}, {}, {}, {}
-        for rel in files:
-            if rel.startswith(kinds.RAW) or not kinds.is_page(rel):
-                continue
-            try:
-                page = vault.read(rel)
-            except PageError as e:
-                bad[rel] = str(e)
-                text = vault.abspath(rel).read_text(encoding="utf-8", errors="replace")
-                page = Page(rel, {}, _after_frontmatter(text))
-            else:
-                pages[rel] = page
-            tokens = markdown.parser().parse(page.body)  # once, for links and for sections
-            parsed[rel] = markdown.parse(page.body, tokens, page.meta)
-            empty[rel] = empty_sections(page.body, tokens)
-        graph = build_graph(LinkIndex(files), parsed)
-        return cls(vault, files, pages, bad, parsed, graph, Manifest.load(vault), empty)
-
-    def wiki(self) -> list[str]:
-        return [p for p in self.parsed if p.startswith("wiki/") and not p.startswith(REPORTS)]
-
-    def kind(self, rel: str) -> str:
-        page = self.pages.get(rel)
-        t = page.meta.get("type") if page else None
-        return str(t) if t else kinds.folder_kind(rel) or "note"
-
-    def aliases(self) -> dict[str, str]:
-        """Lower-cased alias -> the page that declares it."""
-        out = {}
-        for rel, page in self.pages.items():
-            al = page.meta.get("aliases")
-            for a in al if isinstance(al, list) else []:
-                if isinstance(a, str) and a.strip():
-                    out.setdefault(nfc(a.strip()).lower(), rel)
-        return out
-
-
-def _after_frontmatter(text: str) -> str:
-    m = re.match(r"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$\r?\n?", text, re.S | re.M)
-    return text[m.end():] if m else text
 
 
 # -- frontmatter ------------------------------------------------------------------------------
@@ -230,7 +169,7 @@ def check_stale(s: Snapshot) -> list[Finding]:
                                "to remove the page)", [rel]))
             continue
         # the manifest's hash when size and mtime still match (as compile decides), else a fresh one
-        if page.meta.get("raw_hash") and s.manifest.current_hash(s.vault, raw) != page.meta["raw_hash"]:
+        if page.meta.get("raw_hash") and s.raw_hash(raw) != page.meta["raw_hash"]:
             out.append(Finding("stale", "warning", f"{rel}: {raw} changed since this page was written "
                                "(run `kb compile`)", [rel, raw]))
     return out
@@ -238,7 +177,7 @@ def check_stale(s: Snapshot) -> list[Finding]:
 
 # -- duplicates -------------------------------------------------------------------------------
 
-def check_duplicates(s: Snapshot, raw_texts: dict[str, str]) -> list[Finding]:
+def check_duplicates(s: Snapshot) -> list[Finding]:
     out = []
     names: dict[str, set[str]] = {}
     acronyms: dict[str, set[str]] = {}
@@ -270,10 +209,9 @@ def check_duplicates(s: Snapshot, raw_texts: dict[str, str]) -> list[Finding]:
                                f"{titles} (same name, alias or acronym)", list(group)))
     page_of = {nfc(str(p.meta["raw"])): rel for rel, p in s.pages.items()
                if p.meta.get("type") == "source" and p.meta.get("raw")}
-    texts = dict(raw_texts)
-    texts.update({rel: s.pages[rel].body for rel in s.wiki()
-                  if rel in s.pages and s.kind(rel) not in ("source", "concept", "report")})
-    for a, b, sim in near_duplicates(texts):
+    texts = {rel: s.pages[rel].body for rel in s.wiki()
+             if rel in s.pages and s.kind(rel) not in ("source", "concept", "report")}
+    for a, b, sim in similar(s.fingerprints(texts)):  # raw sources and these pages
         involved = [page_of.get(a, a), page_of.get(b, b)]
         what = "the same text" if sim == 1.0 else f"{sim:.0%} the same text"
         out.append(Finding("duplicate-source" if a.startswith(kinds.RAW) else "duplicate-page", "warning",
@@ -295,32 +233,6 @@ def check_sections(s: Snapshot) -> list[Finding]:
     return out
 
 
-def empty_sections(body: str, tokens: list | None = None) -> list[str]:
-    """Headings with nothing under them before the next heading of the same or a higher level."""
-    tokens = markdown.parser().parse(body) if tokens is None else tokens
-    open_: list[list] = []  # [level, title, has_content]
-    empty = []
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok.type == "heading_open" and tok.level == 0:
-            level = int(tok.tag[1])
-            while open_ and open_[-1][0] >= level:
-                lv, title, content = open_.pop()
-                if not content:
-                    empty.append(title)
-            open_.append([level, tokens[i + 1].content.strip(), False])
-            i += 3
-            continue
-        if tok.level == 0 and tok.type not in ("heading_close",) and (tok.content.strip() or tok.type == "hr"
-                                                                      or tok.nesting == 1):
-            for h in open_:
-                h[2] = True
-        i += 1
-    empty += [title for _, title, content in reversed(open_) if not content]
-    return empty
-
-
 def check_index(s: Snapshot) -> list[Finding]:
     """The index as kb would write it now, from the pages already read, against index.md."""
     entries = [(rel, page.title, str(page.meta.get("description") or ""))
@@ -334,7 +246,8 @@ def check_index(s: Snapshot) -> list[Finding]:
 
 
 def raw_texts(vault: Vault, files: list[str]) -> dict[str, str]:
-    """Plain text of every raw source that extracts (bad ones are compile's to report)."""
+    """Plain text of every raw source that extracts (bad ones are compile's to report), for the
+    model checks; the structural ones compare fingerprints (Snapshot.fingerprints)."""
     from kb.core.extract import IMAGE_EXTS, SourceError, extract, limit
     out = {}
     for rel in files:

@@ -65,15 +65,14 @@ class Lint:
         t0 = time.monotonic()
         report = LintReport()
         snap = Snapshot.load(self.vault)
-        raw = LC.raw_texts(self.vault, snap.files)  # extracted once: --fix never touches raw/
-        findings = self.structural(snap, raw)
+        findings = self.structural(snap)
         if fix and any(f.fixable for f in findings):
             report.fixed = self.fix(snap, findings)
             snap = Snapshot.load(self.vault)
-            findings = self.structural(snap, raw)
+            findings = self.structural(snap)
         if self.settings.model_checks and self.engine_factory is not None:
             self.on_progress(events.Stage("model checks"))
-            extra, report.model = self.model_checks(snap, raw)
+            extra, report.model = self.model_checks(snap, LC.raw_texts(self.vault, snap.files))
             findings += extra
         report.findings = sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.check, f.pages))
         report.pages = len(snap.parsed)
@@ -106,12 +105,12 @@ class Lint:
             trace_dir=self.vault.state_dir / "traces")
         return [Finding(f.check, f.severity, f.message, f.pages, quotes=f.quotes) for f in found], info
 
-    def structural(self, snap: Snapshot, raw: dict[str, str]) -> list[Finding]:
+    def structural(self, snap: Snapshot) -> list[Finding]:
         findings: list[Finding] = []
         for check in LC.STRUCTURAL:
             self.on_progress(events.Stage(check.__name__[6:]))
             findings += check(snap)
-        return findings + LC.check_duplicates(snap, raw)
+        return findings + LC.check_duplicates(snap)
 
     # -- fixing -----------------------------------------------------------------------------
     def fix(self, snap: Snapshot, findings: list[Finding]) -> list[str]:

@@ -1,0 +1,147 @@
+"""The vault as lint sees it, read once: pages, parses, the link graph, the manifest, and the raw
+sources' hashes and fingerprints when a check asks for them.
+
+Each note is read and parsed once (kb/core/simplemd.py for plain pages, markdown-it for the
+rest) and the parse serves the links, the headings and the empty-section check alike. Files come
+from one `vault.files()` walk, which has vetted every path in it (no symlinked folder walked, a
+symlinked file only to a file inside the vault), so they are opened by path, not resolved again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from kb.core import kinds, markdown, simplemd
+from kb.core.errors import PageError
+from kb.core.links import Graph, LinkIndex, build_graph, nfc
+from kb.core.manifest import Manifest
+from kb.core.text import Fingerprint, fingerprint
+from kb.core.vault import Page, Vault
+
+REPORTS = kinds.folder("report")
+
+
+@dataclass
+class Snapshot:
+    """The vault as lint sees it, read once."""
+
+    vault: Vault
+    files: list[str]
+    pages: dict[str, Page]  # notes outside raw/ that parse
+    bad: dict[str, str]  # notes whose frontmatter does not parse -> why
+    parsed: dict[str, markdown.Parsed]
+    graph: Graph
+    manifest: Manifest
+    empty: dict[str, list[str]] = field(default_factory=dict)  # note -> headings with nothing under them
+    _hashes: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, vault: Vault) -> "Snapshot":
+        files = vault.files()
+        pages, bad, parsed, empty = {}, {}, {}, {}
+        for rel in files:
+            if rel.startswith(kinds.RAW) or not kinds.is_page(rel):
+                continue
+            try:
+                page = _read(vault, rel)
+            except PageError as e:
+                bad[rel] = str(e)
+                text = vault.abspath(rel).read_text(encoding="utf-8", errors="replace")
+                page = Page(rel, {}, _after_frontmatter(text))
+            else:
+                pages[rel] = page
+            tokens = simplemd.tokens(page.body)  # once, for links and for sections
+            parsed[rel] = markdown.parse(page.body, tokens, page.meta)
+            empty[rel] = empty_sections(page.body, tokens)
+        graph = build_graph(LinkIndex(files), parsed)
+        return cls(vault, files, pages, bad, parsed, graph, Manifest.load(vault), empty)
+
+    def wiki(self) -> list[str]:
+        return [p for p in self.parsed if p.startswith("wiki/") and not p.startswith(REPORTS)]
+
+    def kind(self, rel: str) -> str:
+        page = self.pages.get(rel)
+        t = page.meta.get("type") if page else None
+        return str(t) if t else kinds.folder_kind(rel) or "note"
+
+    def aliases(self) -> dict[str, str]:
+        """Lower-cased alias -> the page that declares it."""
+        out = {}
+        for rel, page in self.pages.items():
+            al = page.meta.get("aliases")
+            for a in al if isinstance(al, list) else []:
+                if isinstance(a, str) and a.strip():
+                    out.setdefault(nfc(a.strip()).lower(), rel)
+        return out
+
+    def path(self, rel: str) -> str:
+        """Where a file listed in `files` is (the listing vetted it)."""
+        return os.path.join(self.vault.root, self.vault.on_disk(rel))
+
+    def raw_hash(self, rel: str) -> str | None:
+        """A listed raw source's hash as it is now, as compile decides it (the manifest's while
+        size and mtime match); None when it cannot be read."""
+        if rel not in self._hashes:
+            try:
+                self._hashes[rel] = self.manifest.current_hash(self.vault, rel, self.path(rel))
+            except OSError:
+                self._hashes[rel] = None
+        return self._hashes[rel]
+
+    def fingerprints(self, texts: dict[str, str]) -> dict[str, Fingerprint]:
+        """Fingerprints of every raw source that extracts (kept between runs by hash, see
+        kb/lint/fingerprints.py), and of `texts` (path -> text)."""
+        from kb.core.extract import IMAGE_EXTS
+        from kb.lint.fingerprints import raw_fingerprints
+        sources = {}
+        for rel in self.files:
+            if rel.startswith(kinds.RAW) and not rel.startswith(kinds.ASSETS) \
+                    and os.path.splitext(rel)[1].lower() not in IMAGE_EXTS and self.raw_hash(rel) is not None:
+                sources[rel] = (self.raw_hash(rel), self.path(rel))
+        out = raw_fingerprints(self.vault, sources)
+        out.update({rel: fingerprint(text) for rel, text in texts.items()})
+        return out
+
+
+def _read(vault: Vault, rel: str) -> Page:
+    """vault.read for a path vault.files() listed; any trouble is vault.read's to report."""
+    try:
+        with open(os.path.join(vault.root, vault.on_disk(rel)), encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError):
+        return vault.read(rel)
+    meta, body = markdown.split_frontmatter(text, where=rel)
+    return Page(path=rel, meta=meta, body=body)
+
+
+def _after_frontmatter(text: str) -> str:
+    m = re.match(r"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$\r?\n?", text, re.S | re.M)
+    return text[m.end():] if m else text
+
+
+def empty_sections(body: str, tokens: list | None = None) -> list[str]:
+    """Headings with nothing under them before the next heading of the same or a higher level."""
+    tokens = simplemd.tokens(body) if tokens is None else tokens
+    open_: list[list] = []  # [level, title, has_content]
+    empty = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type == "heading_open" and tok.level == 0:
+            level = int(tok.tag[1])
+            while open_ and open_[-1][0] >= level:
+                lv, title, content = open_.pop()
+                if not content:
+                    empty.append(title)
+            open_.append([level, tokens[i + 1].content.strip(), False])
+            i += 3
+            continue
+        if tok.level == 0 and tok.type not in ("heading_close",) and (tok.content.strip() or tok.type == "hr"
+                                                                      or tok.nesting == 1):
+            for h in open_:
+                h[2] = True
+        i += 1
+    empty += [title for _, title, content in reversed(open_) if not content]
+    return empty
