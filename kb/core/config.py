@@ -41,7 +41,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
 
 SCHEMA["compile"] = {
     "max_source_mb": (float, MAX_SOURCE_MB),  # larger sources are reported, not compiled
-    "chunk_chars": (int, 6000),  # long sources are read in chunks of this size, with a running summary
+    "chunk_chars": (int, 6000),  # long sources are read in chunks of about this size, merged in code
     "max_concepts": (int, 5),  # concepts per source
     "model": (str, ""),  # the model that compiles; empty: [model] name
     # model requests in flight at once (sources read side by side), for an engine that serves
