@@ -94,8 +94,11 @@ def compile_vault(model: str, sources: list[Path], root: Path) -> dict:
             "tokens_per_source": round((report.prompt_tokens + report.completion_tokens) / n)}
 
 
-def duplicate_pairs(titles: list[str]) -> list[tuple[str, str, str]]:
-    """(a, b, why) for concept titles that name one idea."""
+def duplicate_pairs(titles: list[str], sources: dict[str, set[str]] | None = None) -> list[tuple[str, str, str]]:
+    """(a, b, why) for concept titles that name one idea. A head noun beside its phrase is one
+    idea when one source says both ('Starter' in a note about a 'Sourdough starter'); with
+    `sources` (title -> the sources of its page) pages of different sources are not paired so
+    ('Transformer' from one note, 'Global transformer' from another)."""
     out = []
     keys = {t: T.root_key(t) for t in titles}
     for i, a in enumerate(titles):
@@ -105,7 +108,8 @@ def duplicate_pairs(titles: list[str]) -> list[tuple[str, str, str]]:
                 continue
             if ka == kb_:
                 why = "same name folded"
-            elif (" " not in ka and kb_.endswith(" " + ka)) or (" " not in kb_ and ka.endswith(" " + kb_)):
+            elif ((" " not in ka and kb_.endswith(" " + ka)) or (" " not in kb_ and ka.endswith(" " + kb_))) \
+                    and (sources is None or sources.get(a, set()) & sources.get(b, set())):
                 why = "head noun beside its phrase"
             elif _acronym(a) == C.acronym_of(b) or _acronym(b) == C.acronym_of(a):
                 why = "acronym beside its expansion"
@@ -139,7 +143,7 @@ def score(root: Path) -> dict:
     titles = [p.title for p in concept_pages]
     # everyday words, unless the page's own quotes use the title as a name ("the Adam optimizer")
     junk = sorted(p.title for p in concept_pages if T.is_junk(p.title) and T.evidence(p.title, p.body) != "name")
-    dups = duplicate_pairs(titles)
+    dups = duplicate_pairs(titles, {p.title: set(map(str, p.meta.get("sources") or [])) for p in concept_pages})
     articles = sum(has_article(p) for p in concept_pages)
     written = kept + dropped + replaced
     return {"model_sentences": written, "grounded": round(kept / written, 3) if written else None,

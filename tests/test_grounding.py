@@ -75,3 +75,23 @@ def test_report_dict_carries_gate_counts(tmp_path):
                                      "key_points": [], "concepts": []})] + ["{}"] * 10)
     out = json.loads(json.dumps(Compile(vault, lambda: engine).run().as_dict()))
     assert out["gate"] == {"kept": 1, "dropped": 0, "replaced": 0}
+
+
+def test_an_article_holds_each_source_sentence_once(tmp_path):
+    """Drafted sentences that fail the gate are stood in for by source text, and one stand-in can
+    hold two sentences (a quote the splitter kept whole): the article says each sentence once."""
+    from kb.compile.articles import Articles, Feed
+
+    stand_ins = iter(["Friendship ended with Adam, now Muon is my best friend. You pair it up with Adam.",
+                      "You pair it up with Adam.", None])
+
+    class StandIns(Gate):  # the gate's verdicts, scripted: what Articles does with them is tested
+        def sentence(self, sentence, source, *, replace=True, used=frozenset()):
+            return next(stand_ins)
+
+    vault, _ = Vault.init(tmp_path / "v", "")
+    arts = Articles(vault, None)
+    arts.draft = lambda title, feeds: [{"source": 1, "text": f"draft {i}"} for i in range(3)]
+    got = arts.sentences("Adam", [Feed("wiki/sources/Muon.md", "Muon", ["Muon and Adam."])], StandIns())
+    text = " ".join(s for s, _ in got)
+    assert text.count("You pair it up with Adam.") == 1 and "best friend" in text

@@ -21,6 +21,13 @@ def test_duplicate_pairs_name_why():
                    ("MoE", "Mixture of Experts"): "acronym beside its expansion"}
 
 
+def test_a_head_noun_is_paired_with_its_phrase_only_when_one_source_says_both():
+    one = {"Starter": {"[[raw/a]]"}, "Sourdough starter": {"[[raw/a]]", "[[raw/b]]"}}
+    assert quality.duplicate_pairs(["Starter", "Sourdough starter"], one)
+    two = {"Transformer": {"[[raw/a]]"}, "Global transformer": {"[[raw/b]]"}}
+    assert quality.duplicate_pairs(["Transformer", "Global transformer"], two) == []
+
+
 def test_score_reads_the_gate_from_the_log_and_finds_articles(tmp_path):
     vault, _ = Vault.init(tmp_path / "v", "")
     for p in quality.subset(3):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kb.core import markdown, names, pages
-from kb.core.grounding import Gate, Source
+from kb.core.grounding import Gate, Source, split
 from kb.core.vault import Page, Vault
 
 ARTICLE_VERSION = 1  # bump when the article prompt changes: cached articles are keyed by it
@@ -65,13 +65,14 @@ class Articles:
             return []
         drafted = self.draft(title, feeds)
         out: list[tuple[str, Feed]] = []
-        used: set[str] = set()
+        used: set[str] = set()  # sentences already in the article: a stand-in may hold two
         for item in drafted:
             feed = feeds[item["source"] - 1]
             got = gate.sentence(item["text"], Source.of("\n\n".join(feed.evidence)), used=used)
-            if got and got not in used:
-                used.add(got)
-                out.append((got, feed))
+            fresh = [s for s in split(got or "") if s not in used]
+            if fresh:
+                used.update(fresh)
+                out.append((" ".join(fresh), feed))
         if not out:
             out = [(f.evidence[0], f) for f in feeds[:3]]
         return out[:5]
