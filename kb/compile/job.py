@@ -13,7 +13,6 @@ either keeps (manifest says done) or rewrites (manifest does not), at no new mod
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
@@ -27,15 +26,12 @@ from kb.core import concepts as C
 from kb.core.grounding import Gate, Source
 from kb.compile import parallel
 from kb.compile.articles import Articles, Feed, evidence_for, read_cache, with_article
+from kb.compile.lock import Lock
 from kb.compile.registry import Registry, by_name, names, select
-from kb.core.errors import KbError, PageError
+from kb.core.errors import PageError
 from kb.core.extract import IMAGE_EXTS, MAX_SOURCE_MB, SourceError, extract, limit
 from kb.core.manifest import Manifest
 from kb.core.vault import Vault, atomic_write
-
-
-class CompileLocked(KbError):
-    pass
 
 
 @dataclass
@@ -80,39 +76,6 @@ class Plan:
     @property
     def work(self) -> list[str]:
         return self.new + self.changed
-
-
-class Lock:
-    """`.kb/compile.lock`, held with an OS lock (flock) for as long as a compile runs: the kernel
-    drops it when that process ends however it ends, so a stale file or a reused pid never blocks.
-    The pid inside is only for the message."""
-
-    def __init__(self, vault: Vault):
-        self.path = vault.state_dir / "compile.lock"
-        self._fd: int | None = None
-
-    def __enter__(self):
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
-        except OSError as e:
-            raise CompileLocked(f"{self.path}: cannot create the compile lock ({e.strerror or e}); "
-                                "is the vault read-only?") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise CompileLocked(f"another kb compile is running on this vault (pid {pid}); wait for it") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)  # before the unlock: a waiting run then makes a fresh file
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
 
 
 class Compile:
