@@ -1,6 +1,7 @@
 """The TUI driven by Textual's Pilot: open a page and follow a link by keyboard, search as you
 type, ask (scripted engine) and watch the trace, compile to 100%; snapshots of the main screens."""
 
+import os
 import shutil
 import threading
 
@@ -12,7 +13,7 @@ from kb.api import Kb
 from kb.compile.job import Compile
 from kb.core import config
 from kb.tui.app import KbApp as _KbApp
-from kb.tui.widgets import TraceView, to_markdown_links
+from kb.tui.widgets import LinkList, PageBody, TraceView, to_markdown_links
 from kb.core.vault import Vault
 from conftest import ROOT
 from fakes import CompileFake
@@ -71,15 +72,15 @@ async def test_open_a_page_from_the_tree_and_follow_a_link_by_keyboard(tmp_path)
         await pilot.press("down", "down", "down", "enter")  # root, Raw sources, Sources, first source
         await settle(pilot)
         assert app.current == "wiki/sources/Hot composting.md"
-        links = app.query_one("#page-links", ListView)
-        names = [item.name for item in links.children]
+        links = app.query_one("#page-links", LinkList)
+        names = links.targets
         assert names[0] == "raw/hot-composting.md"  # the raw file first, then its concepts
         concept = next(i for i, n in enumerate(names) if n.startswith("wiki/concepts/"))
         links.focus()
         await pilot.press(*["down"] * concept, "enter")  # the first link is highlighted
         await settle(pilot)
         assert app.current == names[concept]
-        body = app.query_one("#page-body", Markdown).source
+        body = app.query_one("#page-body", PageBody).source
         assert "What the sources say" in body
         await pilot.press("backspace")
         await settle(pilot)
@@ -371,8 +372,7 @@ async def test_backlinks_by_title_and_the_reindex_log_in_words(tmp_path):
         concept = next(p for p in vault.notes("wiki/concepts"))
         app.open_page(concept)
         await settle(pilot)
-        back = [str(i.query_one("Label").render()) for i in app.query_one("#page-links", ListView).children
-                if str(i.query_one("Label").render()).startswith("← ")]
+        back = [label for label in app.query_one("#page-links", LinkList).labels() if label.startswith("← ")]
         assert back and all("/" not in b and not b.endswith(".md") for b in back)
         await pilot.press("i")
         await settle(pilot)
@@ -460,3 +460,58 @@ def test_kb_tui_on_the_ml_blog_vault_in_tmux(mlblog_fake, tmp_path, size):
         assert "Traceback" not in screen and "error" not in screen
     finally:
         tmux("kill-session", "-t", session, check=False)
+
+
+# -- a big vault (issue 17): the link graph in memory, not a read of the vault per page ----------
+
+async def test_opening_pages_reads_those_pages_not_the_vault(tmp_path, monkeypatch):
+    """Once the app is up, a page open reads the page's own file: no listing of the vault, no
+    other note, no graph built again (they were what made a page open take seconds)."""
+    import builtins
+    import io
+    vault = vault_with_sources(tmp_path)
+    app = KbApp(vault, None, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        calls, opened = [], []
+        for name in ("files", "notes", "read", "graph", "wiki_pages"):
+            real = getattr(vault, name)
+            monkeypatch.setattr(vault, name, lambda *a, _n=name, _f=real, **k: calls.append(_n) or _f(*a, **k))
+        real_open = builtins.open
+
+        def counting_open(file, *a, **k):
+            if str(file).startswith(str(vault.root)):
+                opened.append(os.path.relpath(str(file), vault.root))
+            return real_open(file, *a, **k)
+        monkeypatch.setattr(builtins, "open", counting_open)
+        monkeypatch.setattr(io, "open", counting_open)
+        pages = [*vault.root.glob("wiki/concepts/*.md")][:3] + [vault.root / "wiki/sources/Kimchi at home.md"]
+        for p in pages:
+            rel = p.relative_to(vault.root).as_posix()
+            app.query_one("#tree").select_node(app.query_one("#tree").leaf(rel))
+            await settle(pilot)
+            assert app.current == rel and app.query_one("#page-links", LinkList).targets
+        assert calls == [] and sorted(opened) == sorted(p.relative_to(vault.root).as_posix() for p in pages)
+
+
+async def test_a_jobs_report_moves_backlinks_and_health_without_a_lint(tmp_path):
+    import asyncio
+    vault = vault_with_sources(tmp_path)
+    app = KbApp(vault, None, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "0 broken links" in str(app.query_one("#status").render())
+        concept = "wiki/concepts/Kimchi.md"
+        _note(vault, "wiki/answers/Salt.md", "---\ntitle: How much salt\n---\nSee [[Kimchi]] and [[Nowhere yet]].\n")
+        await asyncio.to_thread(app.after_job, ["wiki/answers/Salt.md"])  # as a job's worker reports it
+        await settle(pilot)
+        assert "1 broken links" in str(app.query_one("#status").render())
+        app.open_page(concept)
+        await settle(pilot)
+        assert "← How much salt" in app.query_one("#page-links", LinkList).labels()
+        assert "wiki/answers/Salt.md" in [str(n.data) for n in app.query_one("#tree").root.children[3].children]
+        (vault.root / "wiki/answers/Salt.md").unlink()  # a person removes it: the next look finds it
+        app.refresh_graph()
+        await settle(pilot)
+        assert "← How much salt" not in app.query_one("#page-links", LinkList).labels()  # the open page, again
+        assert "0 broken links" in str(app.query_one("#status").render())

@@ -8,25 +8,26 @@ notification; the app does not crash on what a user can act on.
 from __future__ import annotations
 
 import threading
-import time
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import (Footer, Input, Label, ListItem, ListView, Markdown, ProgressBar, RichLog,
+from textual.widgets import (Footer, Input, Label, ListItem, ListView, Markdown, OptionList, ProgressBar, RichLog,
                              TabbedContent, TabPane)
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from kb.api import Kb
-from kb.core import events, markdown
+from kb.core import markdown
 from kb.core.errors import KbError
-from kb.core.links import LinkIndex
+from kb.core.graph import is_note
 from kb.tui.help import HelpScreen
-from kb.tui.widgets import PageView, StatusBar, TraceView, VaultTree, link_targets, plain, snippet, styled
+from kb.tui.jobs import Jobs
+from kb.tui.live import Live
+from kb.tui.widgets import LinkList, PageView, StatusBar, TraceView, VaultTree, link_targets, snippet, styled
 
 
-class KbApp(App):
+class KbApp(Live, Jobs, App):
     CSS_PATH = "app.tcss"
     TITLE = "kb"
     BINDINGS = [
@@ -56,6 +57,7 @@ class KbApp(App):
         self.ask_mode = ask_mode
         self.history: list[str] = []
         self.current: str | None = None
+        self.shown_links: tuple = (None, [], [])  # the open page, its links and backlinks as listed
         self.tps: float | None = None
         self.health = "health: checking"
         self.watcher = None
@@ -87,44 +89,43 @@ class KbApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_tree()
         self.update_status()
-        self.check_health()
-        try:
-            self.vault.read("index.md")
-            self.call_after_refresh(self.open_page, "index.md")
-        except KbError:
-            pass
+        self.start_graph()
+        if self.vault.abspath("index.md").is_file():
+            self.open_page("index.md")
 
     # -- pages ------------------------------------------------------------------------------
-    def refresh_tree(self) -> None:
-        self.query_one(VaultTree).show(self.vault.files())
-
     @work(exclusive=True, group="page", exit_on_error=False)
     async def open_page(self, path: str, remember: bool = True) -> None:
+        """The page's own file is read; its links, backlinks and their titles come from the graph."""
+        graph = await self.ready_graph()
         try:
             text = self.vault.abspath(path).read_text(encoding="utf-8", errors="replace")
-        except OSError as e:
-            self.notify(f"{path}: {e.strerror}", severity="error")
+        except (OSError, KbError) as e:
+            self.notify(f"{path}: {getattr(e, 'strerror', None) or e}", severity="error")
             return
         try:
             meta, body = markdown.split_frontmatter(text, where=path) if path.endswith(".md") else ({}, text)
         except KbError:
             meta, body = {}, text  # broken YAML: the page as it is
-        index = LinkIndex(self.vault.files())
-        links = link_targets(markdown.parse(body, meta=meta).links, lambda t: index.resolve(t, path)) if path.endswith(".md") else []
-        backlinks = [(b, self._title(b)) for b in sorted(self.vault.graph().inbound(path))]
+        if is_note(path) and graph.changed_on_disk(path):  # edited since the graph read it
+            graph.update([path])
+            self.refresh_graph()  # its backlinks' counts and the health
+        links = link_targets(graph.links_of(path, markdown.parse(body, meta=meta))) if path.endswith(".md") else []
+        backlinks = [(b, graph.title(b)) for b in graph.backlinks(path)]
         if remember and self.current and self.current != path:
             self.history.append(self.current)
         self.current = path
-        await self.query_one(PageView).show(path, body, links, backlinks)
+        self.shown_links = (path, links, [b for b, _ in backlinks])
+        self.query_one(PageView).show(path, body, links, backlinks)
         self._show_page_tab()
 
-    def _title(self, path: str) -> str:
-        try:
-            return self.vault.read(path).title
-        except KbError:
-            return path.rsplit("/", 1)[-1].removesuffix(".md")
+    def relist(self) -> None:
+        """The open page's backlinks again, when other pages changed and it did not."""
+        path, links, _ = self.shown_links
+        backlinks = self.graph.backlinks(path)
+        self.shown_links = (path, links, backlinks)
+        self.query_one(PageView).list_links(links, [(b, self.graph.title(b)) for b in backlinks])
 
     def _show_page_tab(self, focus: bool = False) -> None:
         """The page tab, and the keyboard with it (`focus`, or unless it is in the tree or the
@@ -137,16 +138,20 @@ class KbApp(App):
             self.query_one("#page-scroll", VerticalScroll).focus()
 
     def resolve(self, target: str) -> str | None:
-        return LinkIndex(self.vault.files()).resolve(target, self.current or "")
+        """A link's target as Obsidian resolves it from the open page, else a page by that title or alias."""
+        return self.graph.find(target, self.current or "index.md") if self.graph else None
 
     @on(VaultTree.NodeSelected)
     def _tree_selected(self, event: VaultTree.NodeSelected) -> None:
-        if event.node.data:
+        if isinstance(event.node.data, str):  # a file, not a group
             self.open_page(event.node.data)
 
     @on(Markdown.LinkClicked)
     def _link_clicked(self, event: Markdown.LinkClicked) -> None:
-        href = event.href
+        self.action_follow(event.href)
+
+    def action_follow(self, href: str) -> None:
+        """A link clicked in a page or an answer: `kb:` + a wikilink's target, or a markdown link."""
         if href.startswith("kb:"):
             target = self.resolve(href[3:].replace("%20", " "))
             if target:
@@ -156,10 +161,11 @@ class KbApp(App):
         elif self.resolve(href):
             self.open_page(self.resolve(href))
 
-    @on(ListView.Selected, "#page-links")
-    def _follow(self, event: ListView.Selected) -> None:
-        if event.item.name:
-            self.open_page(event.item.name)
+    @on(OptionList.OptionSelected, "#page-links")
+    def _follow(self, event: OptionList.OptionSelected) -> None:
+        targets = self.query_one(LinkList).targets
+        if 0 <= event.option_index < len(targets):
+            self.open_page(targets[event.option_index])
 
     @on(ListView.Selected, "#search-results")
     def _open_hit(self, event: ListView.Selected) -> None:
@@ -234,112 +240,10 @@ class KbApp(App):
         if isinstance(e, Draft) and "not in the knowledge base" not in e.answer.lower():
             self.query_one("#answer", Markdown).update(f"*draft:* {e.answer}")
 
-    # -- jobs -------------------------------------------------------------------------------
-    def _job_log(self, line: str, style: str = "") -> None:
-        """A job's line as it is (paths and messages can hold brackets), stamped with the time."""
-        from rich.text import Text
-        self.query_one("#job-log", RichLog).write(Text(f"{time.strftime('%H:%M:%S')} {line}", style=style))
-
+    # -- jobs (kb/tui/jobs.py) ---------------------------------------------------------------
     def notify(self, message: str, *, markup: bool = False, **kw) -> None:
         """Notifications carry paths and error messages: text, not markup, unless asked."""
         super().notify(message, markup=markup, **kw)
-
-    def _progress(self, done: int, total: int, label: str) -> None:
-        self.query_one("#job-progress", ProgressBar).update(total=max(total, 1), progress=done)
-        self.query_one("#job-label", Label).update(label)
-
-    def action_compile(self) -> None:
-        self.query_one(TabbedContent).active = "jobs-tab"
-        self.run_compile()
-
-    @work(exclusive=True, group="compile", thread=True, exit_on_error=False)
-    def run_compile(self) -> None:
-        state = {"total": 0, "done": 0, "tokens": 0, "t0": time.monotonic()}
-
-        def event(e: events.Event) -> None:
-            if isinstance(e, events.Plan):
-                state["total"] = e.work
-                self.call_from_thread(self._job_log, f"compile: {len(e.new)} new, {len(e.changed)} changed, "
-                                      f"{len(e.removed)} removed")
-            elif isinstance(e, events.Tokens):
-                state["tokens"] += e.completion
-                self.tps = state["tokens"] / max(1e-6, time.monotonic() - state["t0"])
-            elif isinstance(e, events.SourceDone):
-                state["done"] = e.index
-                self.call_from_thread(self._job_log, f"{e.path}: {e.error or 'ok'}")
-            if isinstance(e, (events.Plan, events.SourceDone, events.Tokens)):
-                tps = f", {self.tps:.1f} tok/s" if self.tps else ""
-                self.call_from_thread(self._progress, state["done"], state["total"],
-                                      f"compile {state['done']}/{state['total']}{tps}")
-
-        report = self.kb.compile(on_progress=event).run()
-        total = max(state["total"], 1)
-        self.call_from_thread(self._progress, total, total,
-                              f"compile done: {len(report.compiled)} compiled, {len(report.failed)} failed")
-        self.call_from_thread(self._after_job)
-
-    def action_lint(self) -> None:
-        self.query_one(TabbedContent).active = "jobs-tab"
-        self.run_lint()
-
-    @work(exclusive=True, group="lint", thread=True, exit_on_error=False)
-    def run_lint(self) -> None:
-        from kb.lint.report import summary_lines
-        self.call_from_thread(self._progress, 0, 1, "lint: structural checks")
-        report = self.kb.lint(model_checks=False).run()
-        for line in summary_lines(report):
-            self.call_from_thread(self._job_log, line)
-        self.call_from_thread(self._progress, 1, 1, f"lint done: {report.errors} errors")
-        self.call_from_thread(self._after_job)
-
-    def action_reindex(self) -> None:
-        self.query_one(TabbedContent).active = "jobs-tab"
-        self.run_reindex()
-
-    @work(exclusive=True, group="reindex", thread=True, exit_on_error=False)
-    def run_reindex(self) -> None:
-        self.call_from_thread(self._progress, 0, 1, "reindex: building")
-        stats = self.kb.reindex()
-        self.call_from_thread(self._job_log, f"reindex: {stats['documents']} documents in the search index")
-        self.call_from_thread(self._progress, 1, 1, "reindex done")
-
-    def action_watch(self) -> None:
-        if self.watcher is not None:
-            self.watcher.stop()
-            self.watcher = None
-            self._job_log("watcher stopped (queue kept)")
-            return
-        self.query_one(TabbedContent).active = "jobs-tab"
-        self.run_watch()
-
-    @work(exclusive=True, group="watch", thread=True, exit_on_error=False)
-    def run_watch(self) -> None:
-        def event(e: events.Event) -> None:
-            if isinstance(e, (events.Queued, events.BatchDone)):
-                self.call_from_thread(self.query_one("#watch-label", Label).update,
-                                      f"watch queue: {e.pending} pending")
-            if isinstance(e, events.BatchDone):
-                self.call_from_thread(self._after_job)
-
-        self.watcher = self.kb.watcher(on_log=lambda line: self.call_from_thread(self._job_log, "watch: " + line),
-                                       on_progress=event)
-        self.watcher.start()
-        self.watcher.run()
-
-    def _after_job(self) -> None:
-        self.refresh_tree()
-        self.check_health()
-
-    @work(exclusive=True, group="health", thread=True, exit_on_error=False)
-    def check_health(self) -> None:
-        report = self.kb.lint(model_checks=False).run(write_report=False)
-        broken = sum(f.check in ("broken-link", "dangling-source-link") for f in report.findings)
-        stale = sum(f.check == "stale" for f in report.findings)
-        self.health = f"{broken} broken links · {stale} stale · {report.errors} errors"
-        self.call_from_thread(self.update_status)
-
-    def update_status(self) -> None:
-        self.query_one(StatusBar).show(self.model_name, self.tps, self.health)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

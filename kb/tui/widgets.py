@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import re
 
+from rich.markdown import Heading as RichHeading
+from rich.markdown import Markdown as RichMarkdown
 from rich.markup import escape
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Label, ListItem, ListView, Markdown, RichLog, Static, Tree
+from textual.widgets import Label, OptionList, RichLog, Static, Tree
 
 from kb.agents.trace import Choice, Code, End, Event, Evidence, Llm, Output, Start, SubCall
 from kb.core import kinds
@@ -40,7 +44,11 @@ def snippet(text: str) -> Content:
 
 
 class VaultTree(Tree):
-    """raw / sources / concepts / answers / reports, and a person's other notes."""
+    """raw / sources / concepts / answers / reports, and a person's other notes. A big group gets
+    its leaves when it is first opened (a tree node costs about 0.07 ms: 18,000 of them at start
+    were most of a second); sources and concepts start open when they are small."""
+
+    SMALL = 1000  # a group this size or smaller gets its leaves at once
 
     def process_label(self, label) -> Text:
         return Text(label) if isinstance(label, str) else label  # file names, never markup
@@ -51,16 +59,48 @@ class VaultTree(Tree):
         placed: set[str] = set()
         for label, prefix in GROUPS:
             group = [f for f in files if f.startswith(prefix) and not f.startswith(kinds.ASSETS)]
-            node = self.root.add(f"{label} ({len(group)})",
-                                 expand=prefix in (kinds.folder("source"), kinds.folder("concept")))
-            for f in group:
-                node.add_leaf(f[len(prefix):].removesuffix(".md"), data=f)
+            self._group(f"{label} ({len(group)})", [(f[len(prefix):].removesuffix(".md"), f) for f in group],
+                        prefix in (kinds.folder("source"), kinds.folder("concept")))
             placed.update(group)
         other = [f for f in files if f.endswith(".md") and f not in placed and not f.startswith(kinds.RAW)]
         if other:
-            node = self.root.add(f"Notes ({len(other)})")
-            for f in other:
-                node.add_leaf(f.removesuffix(".md"), data=f)
+            self._group(f"Notes ({len(other)})", [(f.removesuffix(".md"), f) for f in other], False)
+
+    def _group(self, label: str, leaves: list[tuple[str, str]], open_: bool) -> None:
+        node = self.root.add(label, data=Group(leaves))
+        if len(leaves) <= self.SMALL:
+            self.fill(node)
+            if open_:
+                node.expand()
+        else:
+            node.allow_expand = True
+
+    def fill(self, node) -> None:
+        """Give a group its leaves, once."""
+        group = node.data
+        if isinstance(group, Group) and not group.filled:
+            group.filled = True
+            for label, path in group.leaves:
+                node.add_leaf(label, data=path)
+
+    def _on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
+        self.fill(event.node)
+
+    def leaf(self, path: str):
+        """The node of a file, its group given its leaves first (None when the tree lacks it)."""
+        for group in self.root.children:
+            if isinstance(group.data, Group) and any(p == path for _, p in group.data.leaves):
+                self.fill(group)
+                return next((n for n in group.children if n.data == path), None)
+        return None
+
+
+class Group:
+    """A tree group's leaves: (label, path), added to the tree when the group first opens."""
+
+    def __init__(self, leaves: list[tuple[str, str]]):
+        self.leaves = leaves
+        self.filled = False
 
 
 def to_markdown_links(body: str) -> str:
@@ -75,28 +115,82 @@ def to_markdown_links(body: str) -> str:
 
 class PageView(Vertical):
     """A page rendered as markdown in a pane that scrolls by keyboard, then its outgoing links
-    and backlinks as a list to follow (Tab to it, arrows, Enter)."""
+    and backlinks as a list to follow (Tab to it, arrows, Enter). Each is one widget however
+    long the page and its lists: mounting a widget per block and per link was most of a page open."""
 
     def compose(self):
         yield Static("", id="page-title")
         with VerticalScroll(id="page-scroll"):
-            yield Markdown("", id="page-body", open_links=False)
+            yield PageBody(id="page-body")
         yield Label("Links (Enter follows) and backlinks", id="links-label")
-        yield ListView(id="page-links")
+        yield LinkList(id="page-links")
 
-    async def show(self, path: str, body: str, links: list[tuple[str, str]],
-                   backlinks: list[tuple[str, str]]) -> None:
+    def show(self, path: str, body: str, links: list[tuple[str, str]], backlinks: list[tuple[str, str]]) -> None:
         """`links` and `backlinks`: (path, what to call it), the title where the page has one."""
         self.query_one("#page-title", Static).update(styled("[b]$path[/b]", path=path))
-        await self.query_one("#page-body", Markdown).update(to_markdown_links(body))
+        self.query_one(PageBody).show(body, path)
         self.query_one("#page-scroll", VerticalScroll).scroll_home(animate=False)
-        lv = self.query_one("#page-links", ListView)
-        await lv.clear()
-        items = [ListItem(Label(plain(f"→ {label}")), name=target) for target, label in links]
-        items += [ListItem(Label(plain(f"← {label}")), name=source) for source, label in backlinks]
+        self.list_links(links, backlinks)
+
+    def list_links(self, links: list[tuple[str, str]], backlinks: list[tuple[str, str]]) -> None:
+        self.query_one(LinkList).show([(t, f"→ {label}") for t, label in links]
+                                      + [(s, f"← {label}") for s, label in backlinks])
+
+
+class PageBody(Static):
+    """A page's markdown, drawn by Rich in one widget; a link in it is clicked to follow it
+    (`app.follow`). A very long page (the index of a big vault) is shown up to `MAX_LINES`."""
+
+    MAX_LINES = 300
+
+    source = ""
+
+    def show(self, body: str, path: str = "") -> None:
+        lines = body.splitlines()
+        if len(lines) > self.MAX_LINES:
+            body = "\n".join(lines[:self.MAX_LINES]) + (
+                f"\n\n*… {len(lines) - self.MAX_LINES} more lines not shown here; `kb show` prints the whole page.*")
+        self.source = to_markdown_links(body)
+        self.update(_Clickable(_PageMarkdown(self.source, hyperlinks=True)))
+
+
+class _Heading(RichHeading):
+    LEVEL_ALIGN = {**RichHeading.LEVEL_ALIGN, "h1": "left"}
+
+
+class _PageMarkdown(RichMarkdown):
+    elements = {**RichMarkdown.elements, "heading_open": _Heading}
+
+
+class _Clickable:
+    """Rich's rendering with each link made a click on `app.follow(href)` (an action with its
+    argument as data, so an href is never parsed as an action), not a terminal hyperlink."""
+
+    def __init__(self, renderable):
+        self.renderable = renderable
+
+    def __rich_console__(self, console, options):
+        for seg in console.render(self.renderable, options):
+            style = seg.style
+            if style is not None and style.link:
+                seg = Segment(seg.text, style.update_link(None) + RichStyle(meta={"@click": ("app.follow", (style.link,))}))
+            yield seg
+
+
+class LinkList(OptionList):
+    """A page's links then its backlinks: (path, line shown); Enter on one follows it."""
+
+    targets: list[str] = []
+
+    def show(self, items: list[tuple[str, str]]) -> None:
+        self.targets = [t for t, _ in items]
+        self.clear_options()
+        self.add_options([plain(label) for _, label in items])
         if items:
-            await lv.extend(items)
-            lv.index = 0  # Tab, Enter follows the first link
+            self.highlighted = 0  # Tab, Enter follows the first link
+
+    def labels(self) -> list[str]:
+        return [str(self.get_option_at_index(i).prompt) for i in range(self.option_count)]
 
 
 class TraceView(RichLog):
@@ -138,12 +232,11 @@ class StatusBar(Static):
         self.update(f" model: {model} · {speed} · {health}")
 
 
-def link_targets(parsed_links, resolve) -> list[tuple[str, str]]:
-    """(target path, label) for every link that resolves, once each, in page order."""
+def link_targets(resolved) -> list[tuple[str, str]]:
+    """(target path, label) for every link that resolves (links.Resolved), once each, in page order."""
     out, seen = [], set()
-    for link in parsed_links:
-        target = resolve(link.target)
-        if target and target not in seen:
-            seen.add(target)
-            out.append((target, link.alias or nfc(link.target).rsplit("/", 1)[-1] or target))
+    for r in resolved:
+        if r.target and r.target not in seen:
+            seen.add(r.target)
+            out.append((r.target, r.link.alias or nfc(r.link.target).rsplit("/", 1)[-1] or r.target))
     return out
