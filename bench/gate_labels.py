@@ -61,7 +61,7 @@ def sample(runs: list[str], n: int, out: Path, seed: int = 7) -> int:
             src = Path(path).parent / "texts" / f"{r['text']}.txt"
             shutil.copy(src, LABELS / "texts" / src.name)
             picked.append({"model": model, "sentence": r["sentence"], "text": r["text"],
-                           "label": None, "why": ""})
+                           "standalone": r.get("standalone", False), "label": None, "why": ""})
     out.write_text("".join(json.dumps(p) + "\n" for p in picked), encoding="utf-8")
     return len(picked)
 
@@ -75,7 +75,8 @@ def score(labels: Path) -> dict:
     for r in rows:
         if r["text"] not in texts:
             texts[r["text"]] = grounding.Source.of((LABELS / "texts" / f"{r['text']}.txt").read_text(encoding="utf-8"))
-        passed = grounding.check(r["sentence"], texts[r["text"]]).ok
+        # standalone as it was judged in the run; runs recorded before that flag: the plain check
+        passed = grounding.check(r["sentence"], texts[r["text"]], standalone=r.get("standalone", False)).ok
         good = r["label"] == "supported"
         m = out["by_model"].setdefault(r["model"], {"labelled": 0, "supported": 0, "passed": 0,
                                                      "passed_supported": 0})

@@ -63,13 +63,14 @@ def recording(path: Path):
     out = path.open("a", encoding="utf-8")
     judge = grounding.check
 
-    def check(sentence, source):
-        v = judge(sentence, source)
+    def check(sentence, source, **kw):
+        v = judge(sentence, source, **kw)
         sid = hashlib.sha256(source.text.encode()).hexdigest()[:12]
         if not (texts / f"{sid}.txt").exists():
             (texts / f"{sid}.txt").write_text(source.text, encoding="utf-8")
         out.write(json.dumps({"sentence": sentence, "ok": v.ok, "overlap": round(v.overlap, 3),
-                              "missing": list(v.missing), "text": sid}) + "\n")
+                              "missing": list(v.missing), "text": sid,
+                              "standalone": kw.get("standalone", False)}) + "\n")
         out.flush()
         return v
     grounding.check = check

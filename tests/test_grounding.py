@@ -12,10 +12,10 @@ from conftest import ROOT, run_kb
 STARTER = (ROOT / "vault" / "raw" / "sourdough-starter.md").read_text()
 
 
-def test_judge_keeps_a_paraphrase_and_catches_invented_names_numbers_and_words():
+def test_judge_keeps_the_sources_wording_and_catches_invented_names_numbers_words_and_relations():
     src = Source.of(STARTER)
-    assert check("A sourdough starter is a community of wild yeast and lactic acid bacteria in flour "
-                 "and water.", src).ok
+    assert check("A sourdough starter is a small, stable community of wild yeast and lactic acid "
+                 "bacteria.", src).ok
     assert check("At 24-26 °C the starter doubles in about 4-6 hours.", src).ok
     assert check("Overall, the document says a starter kept cold gets sour.", src).ok  # openers are no names
     wrong_number = check("At 24-26 °C the starter doubles in about 2 hours.", src)
@@ -23,21 +23,23 @@ def test_judge_keeps_a_paraphrase_and_catches_invented_names_numbers_and_words()
     invented_name = check("The starter was first described by Louis Pasteur in flour and water.", src)
     assert not invented_name.ok and {"Louis", "Pasteur"} <= set(invented_name.missing)
     assert not check("Sourdough is a type of beverage that is popular in cooking competitions.", src).ok
+    # every word is the source's, the relation is not: a small model's commonest false sentence
+    assert not check("Wild yeast is a small, stable community of sourdough starter and lactic acid.", src).ok
     # a name keeps its digits: 'Gemma 3 27B' is backed only by a source that says 27B
     gemma = Source.of("We compared Gemma 3 27B with Llama 3 8B on the same prompts.")
-    assert check("Gemma 3 27B was compared with Llama 3 8B.", gemma).ok
-    assert check("Gemma 3 12B was compared with Llama 3 8B.", gemma).missing == ("12",)
+    assert check("The note compared Gemma 3 27B with Llama 3 8B on the same prompts.", gemma).ok
+    assert check("The note compared Gemma 3 12B with Llama 3 8B on the same prompts.", gemma).missing == ("12",)
 
 
 def test_gate_drops_or_replaces_and_counts():
     src = Source.of(STARTER)
     gate = Gate()
-    text = ("A sourdough starter is a stable community of wild yeast and lactic acid bacteria. "
+    text = ("A sourdough starter is a small, stable community of wild yeast and lactic acid bacteria. "
             "Sourdough was invented by NASA engineers in 1969. "
             "The starter doubles in about 2 hours at 24-26 °C.")
     out = gate.paragraph(text, src)
     assert "NASA" not in out and "1969" not in out and "2 hours" not in out
-    assert out.startswith("A sourdough starter is a stable community")
+    assert out.startswith("A sourdough starter is a small, stable community")
     assert "At 24-26 °C the starter doubles in about 4-6 hours" in out  # the source's own sentence
     assert gate.counts() == {"kept": 1, "dropped": 1, "replaced": 1}
 
@@ -56,7 +58,7 @@ def test_compile_publishes_the_grounded_sentence_and_not_the_invented_one(tmp_pa
                            "key_points": ["I feed mine once a day at a 1:1:1 ratio by weight.",
                                           "Starters are best kept in a 45 °C oven by Nordic bakers."],
                            "concepts": [{"name": "Lactic acid bacteria",
-                                         "claim": "Lactic acid bacteria make the lactic and acetic acids."}]})
+                                         "claim": "The lactic acid bacteria make the lactic and acetic acids."}]})
     engine = FakeEngine([analysis] + ["{}"] * 10)
     report = Compile(vault, lambda: engine).run()
     body = (vault.root / "wiki/sources/Keeping a sourdough starter.md").read_text()
@@ -95,3 +97,19 @@ def test_an_article_holds_each_source_sentence_once(tmp_path):
     got = arts.sentences("Adam", [Feed("wiki/sources/Muon.md", "Muon", ["Muon and Adam."])], StandIns())
     text = " ".join(s for s, _ in got)
     assert text.count("You pair it up with Adam.") == 1 and "best friend" in text
+
+
+def test_a_standalone_sentence_must_be_a_statement():
+    """A key point, claim or article sentence is read alone: a pronoun opening it points nowhere
+    (the 0.5B model wrote Muon's "It's designed for linear layers" under Adam) and a label states
+    nothing; inside a summary, "It ..." after its subject is fine."""
+    src = Source.of("Muon is designed for linear layers, so you need to pair it up with Adam for most usage. "
+                    "DeepSeek v3 is about decoupling capacity and compute.")
+    assert not check("It's designed for linear layers and flattened convs", src, standalone=True).ok
+    assert not check("Decoupling capacity and compute", src, standalone=True).ok
+    assert check("Decoupling capacity and compute", src).ok  # the plain check: words all there
+    assert check("Muon is designed for linear layers.", src, standalone=True).ok
+    gate = Gate()
+    para = gate.paragraph("Muon is designed for linear layers. It is designed for linear layers, so you "
+                          "need to pair it up with Adam.", src)
+    assert para.endswith(" It is designed for linear layers, so you need to pair it up with Adam.")
