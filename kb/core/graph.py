@@ -63,8 +63,8 @@ class LinkGraph:
         self.files: set[str] = set()
         self.notes: dict[str, Note] = {}
         self.others: dict[str, tuple[int, int] | None] = {}  # stamps of the files that are not notes (raw/)
-        self.inbound: dict[str, set[str]] = defaultdict(set)  # file -> the notes linking to it
-        self.index = LinkIndex(())
+        self._inbound: dict[str, set[str]] | None = defaultdict(set)  # file -> the notes linking to it
+        self._index: LinkIndex | None = LinkIndex(())
         self._keyed: dict[str, set[str]] | None = None  # link key -> notes with such a link (when first needed)
         self.version = 0  # moves on every change
         self.files_version = 0  # moves when files come or go
@@ -86,6 +86,24 @@ class LinkGraph:
         g = cls(vault)
         g._read_cache()
         return g
+
+    @property
+    def inbound(self) -> dict[str, set[str]]:
+        with self.lock:
+            if self._inbound is None:
+                self._inbound = defaultdict(set)
+                for rel, note in self.notes.items():
+                    for t in note.targets:
+                        if t != rel:
+                            self._inbound[t].add(rel)
+            return self._inbound
+
+    @property
+    def index(self) -> LinkIndex:
+        with self.lock:
+            if self._index is None:
+                self._index = LinkIndex(self.files)
+            return self._index
 
     # -- reading ----------------------------------------------------------------------------
     def _path(self, rel: str) -> str:
@@ -144,7 +162,7 @@ class LinkGraph:
         with self.lock:
             came, went = files - self.files, self.files - files
             if came or went:
-                self.files, self.index = files, LinkIndex(files)
+                self.files, self._index = files, LinkIndex(files)
                 self.files_version += 1
             todo = set(changed)
             for rel in changed:  # links into it with a heading or block id are checked again
@@ -307,11 +325,8 @@ class LinkGraph:
             self.problem = f"{path}: not a graph kb can read ({type(e).__name__}); read again from the notes"
             return
         with self.lock:
-            self.files, self.notes, self.index = set(files), notes, LinkIndex(files)
-            self.saved = True
-            for rel, note in notes.items():
-                for t in note.targets - {rel}:
-                    self.inbound[t].add(rel)
+            self.files, self.notes, self._index, self._inbound = set(files), notes, None, None
+            self.saved = True  # the backlinks and the file-name index when first asked for
 
 
 class _Later:

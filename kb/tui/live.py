@@ -47,6 +47,7 @@ class Live:
         if g.files:  # a saved graph: the first screen from it, brought up to date just after
             self.call_from_thread(self._show_tree, g)
             self._count(g)
+            g.inbound, g.index  # built now rather than by the first page open
             self.graph = g
             self._graph_ready.set()
         else:  # the first start: the tree from the listing while every note is read
