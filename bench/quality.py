@@ -76,6 +76,21 @@ def recording(path: Path):
     grounding.check = check
 
 
+def regate(path: Path) -> dict:
+    """The grounded share of a recorded run judged again by today's gate (a run recorded before a
+    change of the gate is not compiled again to score it); standalone as recorded, else plain."""
+    from kb.core import grounding
+    texts: dict[str, object] = {}
+    n = ok = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["text"] not in texts:
+            texts[row["text"]] = grounding.Source.of((path.parent / "texts" / f"{row['text']}.txt").read_text(encoding="utf-8"))
+        n += 1
+        ok += grounding.check(row["sentence"], texts[row["text"]], standalone=row.get("standalone", False)).ok
+    return {"model_sentences": n, "grounded": round(ok / n, 3) if n else None}
+
+
 def compile_vault(model: str, sources: list[Path], root: Path) -> dict:
     from kb.agents.engine import make_engine
     from kb.compile.job import Compile
@@ -171,6 +186,8 @@ def main() -> int:
     ap.add_argument("--keep", metavar="DIR", help="compile into DIR and keep it")
     ap.add_argument("--score", metavar="DIR", help="only score the vault in DIR (no compile)")
     ap.add_argument("--record", metavar="FILE", help="write every sentence the gate judged to FILE")
+    ap.add_argument("--regate", metavar="FILE", help="with --score: the grounded share of a --record FILE "
+                    "judged by today's gate")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not args.score and not args.model:
@@ -188,6 +205,8 @@ def main() -> int:
             print(f"quality: {root} is not a kb vault", file=sys.stderr)
             return 2
         row.update(score(root))
+        if args.regate:
+            row.update(regate(Path(args.regate)))
     row.setdefault("model", "(scored)")
     if args.json:
         print(json.dumps(row, indent=1))
