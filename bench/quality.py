@@ -110,11 +110,14 @@ def compile_vault(model: str, sources: list[Path], root: Path) -> dict:
             "tokens_per_source": round((report.prompt_tokens + report.completion_tokens) / n)}
 
 
-def duplicate_pairs(titles: list[str], sources: dict[str, set[str]] | None = None) -> list[tuple[str, str, str]]:
+def duplicate_pairs(titles: list[str], sources: dict[str, set[str]] | None = None,
+                    texts: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
     """(a, b, why) for concept titles that name one idea. A head noun beside its phrase is one
     idea when one source says both ('Starter' in a note about a 'Sourdough starter'); with
-    `sources` (title -> the sources of its page) pages of different sources are not paired so
-    ('Transformer' from one note, 'Global transformer' from another)."""
+    `sources` (title -> the sources of its page) pages of different sources are not paired
+    ('Transformer' from one note, 'Global transformer' from another), and with `texts` (source ->
+    its text) nor is a head noun that a shared source qualifies in two ways, each said twice
+    ('small transformer', 'global transformer': there the head noun is the general idea)."""
     out = []
     keys = {t: T.root_key(t) for t in titles}
     for i, a in enumerate(titles):
@@ -125,7 +128,8 @@ def duplicate_pairs(titles: list[str], sources: dict[str, set[str]] | None = Non
             if ka == kb_:
                 why = "same name folded"
             elif ((" " not in ka and kb_.endswith(" " + ka)) or (" " not in kb_ and ka.endswith(" " + kb_))) \
-                    and (sources is None or sources.get(a, set()) & sources.get(b, set())):
+                    and (sources is None or _one_kind(min(ka, kb_, key=len),
+                                                      sources.get(a, set()) & sources.get(b, set()), texts)):
                 why = "head noun beside its phrase"
             elif _acronym(a) == C.acronym_of(b) or _acronym(b) == C.acronym_of(a):
                 why = "acronym beside its expansion"
@@ -135,6 +139,26 @@ def duplicate_pairs(titles: list[str], sources: dict[str, set[str]] | None = Non
                 continue
             out.append((a, b, why))
     return out
+
+
+DETERMINERS = set("a an the this that these those each every any some no our your their its his her my one".split())
+
+
+def _one_kind(head: str, shared: set[str], texts: dict[str, str] | None) -> bool:
+    """A shared source where `head` can only mean the one phrase: it names no two kinds of it."""
+    if not shared:
+        return False
+    if texts is None:
+        return True
+    pat = re.compile(r"\b([a-z][a-z-]+)\s+" + re.escape(head) + r"(?:e?s)?\b", re.I)
+    for src in shared:
+        said: dict[str, int] = {}
+        for q in pat.findall(texts.get(src, "")):
+            if q.lower() not in DETERMINERS:
+                said[q.lower()] = said.get(q.lower(), 0) + 1
+        if sum(1 for n in said.values() if n >= 2) < 2:
+            return True
+    return False
 
 
 def _acronym(title: str) -> str | None:
@@ -159,7 +183,13 @@ def score(root: Path) -> dict:
     titles = [p.title for p in concept_pages]
     # everyday words, unless the page's own quotes use the title as a name ("the Adam optimizer")
     junk = sorted(p.title for p in concept_pages if T.is_junk(p.title) and T.evidence(p.title, p.body) != "name")
-    dups = duplicate_pairs(titles, {p.title: set(map(str, p.meta.get("sources") or [])) for p in concept_pages})
+    texts = {}  # source page link -> its raw text
+    for raw, entry in json.loads((vault.state_dir / "manifest.json").read_text(encoding="utf-8")).get("sources", {}).items():
+        if entry.get("page") and (vault.root / raw).exists():
+            texts[entry["page"]] = (vault.root / raw).read_text(encoding="utf-8", errors="replace")
+    links = {p.title: {m for m in texts if any(m[:-3] in str(s) for s in p.meta.get("sources") or [])}
+             for p in concept_pages}
+    dups = duplicate_pairs(titles, links, texts)
     articles = sum(has_article(p) for p in concept_pages)
     written = kept + dropped + replaced
     return {"model_sentences": written, "grounded": round(kept / written, 3) if written else None,

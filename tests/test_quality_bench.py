@@ -39,3 +39,15 @@ def test_score_reads_the_gate_from_the_log_and_finds_articles(tmp_path):
     assert row["grounded"] == round(g["kept"] / row["model_sentences"], 3)
     assert row["concepts"] == len(vault.notes("wiki/concepts")) and row["article_share"] == 1.0
     assert "| grounded |" in quality.table(dict(row, model="fake", sources=3))
+
+
+def test_a_head_noun_the_source_qualifies_two_ways_is_the_general_idea():
+    """'Transformer' beside 'Global transformer' in a note that says 'small transformer' and
+    'global transformer' twice each is the architecture, not shorthand; 'Starter' in a note about
+    a 'sourdough starter' (a 'stiffer starter' once) is that starter."""
+    blt = "A small transformer encodes. A small transformer decodes. The global transformer is large. Global transformers."
+    starter = "A sourdough starter is yeast. Feed the sourdough starter. A stiffer starter ferments slowly."
+    src = {"Transformer": {"b"}, "Global transformer": {"b"}, "Starter": {"s"}, "Sourdough starter": {"s"}}
+    pairs = quality.duplicate_pairs(["Transformer", "Global transformer", "Starter", "Sourdough starter"],
+                                    src, {"b": blt, "s": starter})
+    assert [(a, b) for a, b, _ in pairs] == [("Starter", "Sourdough starter")]
