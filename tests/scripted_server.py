@@ -8,7 +8,8 @@ engine, but it can talk to any server. Replies come from an object with the engi
 by side (the engine must then be safe to call from threads; CompileFake is). With slots=1
 requests are answered one at a time, in the order they came, as a single-slot server would.
 `fail` (a function of the request's user text) makes the server answer HTTP 500 to the requests
-it picks, as a server that crashes on one prompt would.
+it picks, as a server that crashes on one prompt would. GET /v1/stats says how many requests came
+and the most in flight at once (`?reset` restarts the latter), for a client in another process.
 
 Run alone, it serves CompileFake (replies derived from the request, valid for compile's JSON
 schemas) for a kb outside the test suite:
@@ -42,6 +43,19 @@ class ScriptedServer:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):  # keep test output clean
                 pass
+
+            def do_GET(self):  # how many requests so far, and the most at once (a bench in
+                # another process reads it; `?reset` starts the count of most-at-once again)
+                with server._lock:
+                    data = json.dumps({"requests": len(server.requests),
+                                       "most_in_flight": server.most_in_flight}).encode()
+                    if self.path.endswith("?reset"):
+                        server.most_in_flight = 0
+                self.send_response(200 if self.path.split("?")[0].endswith("/stats") else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))

@@ -186,7 +186,7 @@ def test_an_engine_that_takes_one_call_at_a_time_gets_one_and_a_note_says_so(tmp
     r2 = Compile(sources_into(tmp_path / "b"), lambda: many, Settings(jobs=4)).run()
     assert one.most == 1 and len(r1.compiled) == 8
     assert r1.notes == ["jobs = 4 asked, but the compile-fake engine answers one request at a time "
-                        "(only an OpenAI-compatible server takes several): compiled one source at a time"]
+                        '(a server, engine = "openai", takes several): compiled one source at a time']
     assert 2 <= many.most <= 4 and len(r2.compiled) == 8 and not r2.notes
 
 

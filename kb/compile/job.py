@@ -28,7 +28,7 @@ from kb.compile import parallel
 from kb.compile.articles import Articles, Feed, evidence_for, read_cache, with_article
 from kb.compile.lock import Lock
 from kb.compile.registry import Registry, by_name, names, select
-from kb.core.errors import PageError
+from kb.core.errors import KbError, PageError
 from kb.core.extract import IMAGE_EXTS, MAX_SOURCE_MB, SourceError, extract, limit
 from kb.core.manifest import Manifest
 from kb.core.vault import Vault, atomic_write
@@ -94,6 +94,7 @@ class Compile:
         self._gates: dict[str, Gate] = {}  # per source page, as last written
         self.registry = Registry(self.manifest.concepts, lambda title: self._unique_path("concept", title))
         self._terms: dict[str, tuple[str, list]] = {}  # raw path -> (text, its terms), once per run
+        self._texts: dict[str, tuple[str, Source]] = {}  # raw path -> (text, what the gate looks up)
         self._linked_at: dict[str, int] = {}  # raw path -> registry version its page was linked at
         self._article_calls: list = []  # stats of the model calls that wrote articles
         self._articles = Articles(vault, self._engine_compiler if engine_factory else None,
@@ -235,19 +236,24 @@ class Compile:
         jobs = max(1, self.settings.jobs)
         if jobs == 1 or len(work) < 2 or self.engine_factory is None:
             return 1
-        engine = self._engine_compiler().engine
+        try:
+            engine = self._engine_compiler().engine
+        except KbError:  # no engine to ask (no model): the first read that needs one says why
+            return 1
         if getattr(engine, "concurrent", False):
             return jobs
         name = getattr(engine, "name", type(engine).__name__)
         report.notes.append(f"jobs = {jobs} asked, but the {name} engine answers one request at a time "
-                            "(only an OpenAI-compatible server takes several): compiled one source at a time")
+                            "(a server, engine = \"openai\", takes several): compiled one source at a time")
         return 1
 
     def _read(self, i: int, rel: str, plan: Plan, report: Report) -> tuple:
         """One source read: its text, and the model's results for it (in a thread when jobs > 1)."""
         self.on_progress(events.SourceStart(rel, i, len(plan.work)))
         doc = extract(self.vault.abspath(rel), rel, max_bytes=limit(self.settings.max_source_mb))
-        return doc, self._analyse(rel, plan.hashes[rel], doc, report)
+        data = self._analyse(rel, plan.hashes[rel], doc, report)
+        self._source(rel, doc.text)  # here rather than in the writer, which waits for nobody
+        return doc, data
 
     def _analyse(self, rel: str, digest: str, doc, report: Report) -> dict:
         """Model results, cached by content hash before any page is written. Two copies of one
@@ -301,6 +307,12 @@ class Compile:
         except (SourceError, OSError):
             return None
 
+    def _source(self, rel: str, text: str) -> Source:
+        """The gate's view of a source, built once per run (its page may be written twice)."""
+        if self._texts.get(rel, ("",))[0] is not text:
+            self._texts[rel] = (text, Source.of(text))
+        return self._texts[rel][1]
+
     def _source_terms(self, rel: str, text: str) -> list:
         if self._terms.get(rel, ("",))[0] is not text:
             self._terms[rel] = (text, select(text))
@@ -313,7 +325,7 @@ class Compile:
         old = self.manifest.sources.get(rel, {})
         page_path = old.get("page") or self._unique_path("source", doc.title)
         gate = Gate()
-        src = Source.of(doc.text)
+        src = self._source(rel, doc.text)
         terms = by_name(self._source_terms(rel, doc.text))
         contributed: dict[str, dict] = {}
         for c in data["concepts"]:  # the model's picks, with its claims
