@@ -515,3 +515,21 @@ async def test_a_jobs_report_moves_backlinks_and_health_without_a_lint(tmp_path)
         await settle(pilot)
         assert "← How much salt" not in app.query_one("#page-links", LinkList).labels()  # the open page, again
         assert "0 broken links" in str(app.query_one("#status").render())
+
+
+async def test_a_link_in_the_page_text_is_clicked_to_follow_it(tmp_path):
+    from textual.geometry import Region
+    app = KbApp(vault_with_sources(tmp_path), None, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_page("wiki/sources/Hot composting.md")
+        await settle(pilot)
+        body = app.query_one("#page-body", PageBody)
+        strips = body.render_lines(Region(0, 0, body.size.width, 8))
+        x, y, action = next((sum(s.cell_length for s in list(strip)[:i]), y, seg.style.meta["@click"])
+                            for y, strip in enumerate(strips) for i, seg in enumerate(strip)
+                            if seg.style and "@click" in seg.style.meta)
+        assert action[0] == "app.follow" and action[1][0].startswith("kb:raw/hot-composting")  # data, not parsed
+        await pilot.click(body, offset=(x, y))
+        await settle(pilot)
+        assert app.current == "raw/hot-composting.md"

@@ -10,13 +10,12 @@ the notes it can affect: the changed notes, the notes that link into them with a
 
 The notes are those lint reads: every page outside raw/, frontmatter or not. Per note the graph
 keeps its frontmatter, the files its links reach, and its broken links; not its text. That is
-kept in `.kb/graph.json` (derived state: one that does not read is rebuilt from the files), so a
-second start costs a look at the files' stamps, not a parse of every note.
+kept in `.kb/graph.json` (kb/core/graphfile.py; derived state: one that does not read is rebuilt
+from the files), so a second start costs a look at the files' stamps, not a parse of every note.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import defaultdict
@@ -27,12 +26,8 @@ from typing import Iterable
 from kb.core import kinds, markdown
 from kb.core.errors import PageError
 from kb.core.links import LinkIndex, Resolved, build_graph, nfc
-from kb.core.markdown import Link, Parsed
-from kb.core.vault import Page, Vault, atomic_write
-
-CACHE = "graph.json"
-VERSION = 1
-_LINK = ("target", "heading", "block", "alias", "embed", "kind", "line", "prop")
+from kb.core.markdown import Parsed
+from kb.core.vault import Page, Vault
 
 
 @dataclass
@@ -286,47 +281,26 @@ class LinkGraph:
         note = self.notes.get(nfc(rel))
         return (note.stamp if note else None) != (self._stamp(rel) if is_note(rel) else None)
 
-    # -- the cache --------------------------------------------------------------------------
-    @property
-    def _cache_path(self) -> Path:
-        return self.vault.state_dir / CACHE
-
+    # -- the cache (kb/core/graphfile.py) ----------------------------------------------------
     def save(self) -> None:
+        from kb.core import graphfile
         with self.lock:
-            files = sorted(self.files)
-            at = {f: i for i, f in enumerate(files)}
-            notes = {rel: [*n.stamp, n.page.meta, n.bad, [at[t] for t in n.targets], [at[t] for t in n.sub],
-                           [[getattr(r.link, f) for f in _LINK] + [at.get(r.target), r.problem] for r in n.broken]]
-                     for rel, n in self.notes.items()}
-            text = json.dumps({"version": VERSION, "files": files, "notes": notes}, ensure_ascii=False, default=str)
-        try:
-            atomic_write(self._cache_path, text)
+            text = graphfile.dump(self.files, self.notes)
+        if graphfile.write(self.vault, text):
             self.saved = True
-        except PageError:
-            pass  # a read-only vault: the next start reads the notes again
 
     def _read_cache(self) -> None:
-        path = self._cache_path
+        from kb.core import graphfile
         try:
-            if not path.exists():
-                return
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("version") != VERSION:
-                return
-            files = data["files"]
-            notes = {}
-            for rel, (mtime, size, meta, bad, targets, sub, broken) in data["notes"].items():
-                note = notes[rel] = Note((mtime, size), Page(rel, meta), bad, {files[i] for i in targets},
-                                         {files[i] for i in sub})
-                for *link, target, problem in broken:
-                    note.broken.append(Resolved(rel, Link(link[0], tuple(link[1]), *link[2:]),
-                                                None if target is None else files[target], problem))
-        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
-            self.problem = f"{path}: not a graph kb can read ({type(e).__name__}); read again from the notes"
+            read = graphfile.read(self.vault)
+        except graphfile.Unreadable as e:
+            self.problem = str(e)
             return
-        with self.lock:
-            self.files, self.notes, self._index, self._inbound = set(files), notes, None, None
-            self.saved = True  # the backlinks and the file-name index when first asked for
+        if read is not None:
+            with self.lock:
+                self.files, self.notes = read
+                self._index = self._inbound = None  # built when first asked for
+                self.saved = True
 
 
 class _Later:
