@@ -89,3 +89,25 @@ def test_first_source_page_exists_before_the_second_source_is_read(tmp_path):
                          second_source] + ["{}"] * 6)
     Compile(vault, lambda: engine).run()
     assert seen == {"first page": True, "second page": False}
+
+
+def test_a_name_never_runs_on_across_punctuation():
+    """Seen on ml-blog: 'OpenAI Anthropic' from "OpenAI, Anthropic, and LangChain", 'RNNs Fast
+    Autoregressive Transformers' from a paper title's colon."""
+    from kb.core.concepts import candidates
+    text = ("Lessons from OpenAI, Anthropic, and LangChain on agents. Agents by OpenAI and Anthropic ship. "
+            "In “Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention”, Katharopoulos "
+            "showed it. Fast Autoregressive Transformers are RNNs, says Katharopoulos.")
+    got = candidates(text, limit=80)
+    assert "OpenAI" in got and "Anthropic" in got and "OpenAI Anthropic" not in got
+    assert not any("RNNs Fast" in c for c in got)
+
+
+def test_ids_variables_code_and_metric_values_are_no_names():
+    from kb.core.terms import evidence
+    text = ("See HmiRrQugnP Tips. The CoT y0 e0 run and the CoT y0 e0 baseline. CE 0.01 and CE 0.01 again. "
+            "Call def forward then def forward. We used Deepseek v3 and Deepseek v3 again, and GLM 4.5 twice: GLM 4.5.")
+    for junk in ("HmiRrQugnP Tips", "CoT y0 e0", "CE 0.01", "def forward"):
+        assert evidence(junk, text) is None, junk
+    for name in ("Deepseek v3", "GLM 4.5"):
+        assert evidence(name, text), name

@@ -88,6 +88,22 @@ def acronym_of(phrase: str) -> str:
     return "".join(w[0] for w in phrase.split() if w[:1].isalpha() and w.lower() not in STOP).upper()
 
 
+# a name never runs on across these: "OpenAI, Anthropic" is two names, "Transformers are RNNs: Fast
+# Autoregressive Transformers" no name "RNNs Fast Autoregressive Transformers"
+BREAK = re.compile(r"[,;:()\[\]\"“”?!]|\s[-–—]\s|[–—]")
+
+
+def _segments(text: str):
+    """(sentence, its words, whether they open the sentence) for each stretch between breaks."""
+    for sent in sentences(text):
+        if _codey(sent):
+            continue
+        for n, seg in enumerate(BREAK.split(sent)):
+            words = [w for w in (_EDGE.sub("", w) for w in WORD.findall(seg)) if w]
+            if words:
+                yield sent, words, n == 0
+
+
 def candidates(text: str, limit: int = 40) -> list[str]:
     """Terms a concept may be named after, most salient first: capitalised phrases that are not
     just the first word of a sentence, acronyms, and repeated two-word phrases."""
@@ -95,13 +111,10 @@ def candidates(text: str, limit: int = 40) -> list[str]:
     pairs: Counter[str] = Counter()
     singles: Counter[str] = Counter()
     forms: dict[str, Counter] = {}
-    for sent in sentences(text):
-        if _codey(sent):
-            continue
-        words = [w for w in (_EDGE.sub("", w) for w in WORD.findall(sent)) if w]
+    for sent, words, opens in _segments(text):
         run: list[str] = []
         for i, w in enumerate(words + [""]):
-            capital = w[:1].isupper() and (i > 0 or w.isupper() or any(c.isdigit() for c in w))
+            capital = w[:1].isupper() and (i > 0 or not opens or w.isupper() or any(c.isdigit() for c in w))
             capital = capital or bool(run) and NUMBER.search(w) is not None and len(w) <= 6  # 'Gemma 3 27B'
             if capital and w.lower() not in STOP:
                 run.append(w)

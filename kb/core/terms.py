@@ -27,6 +27,7 @@ from kb.core.concepts import STOP, concept_key, singular
 
 COMMON = 4.0  # Zipf frequency (log10 per billion words) at which an English word is everyday
 DIGITS = re.compile(r"\d")
+CODE = {"def", "self", "import", "lambda", "kwargs", "args", "torch", "np"}  # words of code, not of names
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ def evidence(name: str, text: str) -> str | None:
     words = name.split()
     if not words or DIGITS.match(name):
         return None  # '27B' is part of a name, not one
+    if any(len(re.findall(r"[a-z][A-Z]", w)) >= 3 or w in CODE for w in words) or \
+            sum(bool(re.fullmatch(r"[a-z]\d+", w)) for w in words) >= 2:
+        return None  # an id from a link ('HmiRrQugnP'), code ('def forward'), variables ('CoT y0 e0')
+    if len(words) > 1 and re.fullmatch(r"0[.,]\d+%?", words[-1]):
+        return None  # a metric and its value ('CE 0.01'); 'GLM 4.5' and 'Deepseek v3' are names
     if len(words) > 1 and ("'" in name or "’" in name or zipf(words[-1]) >= 5.5):
         return None  # a run that ran on into the sentence: 'GPU Programming Since I've'
     if any(sum(c.isupper() for c in w) >= 2 and len(w) <= 8 for w in words) or \
