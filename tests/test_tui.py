@@ -424,9 +424,15 @@ def test_kb_tui_on_the_ml_blog_vault_in_tmux(mlblog_fake, tmp_path, size):
         tmux("send-keys", "-t", session, "Down", "Down", "Down", "Enter")
         wait_screen(session, first[:30])
         screen = wait_screen(session, "Summary")
-        assert summary in _page_text(screen, left), screen  # wrapped inside the pane, nothing cut
-        tmux("send-keys", "-t", session, "p")  # the keyboard to the page, which End scrolls
+        tmux("send-keys", "-t", session, "p")  # the keyboard to the page, which the arrows and End scroll
         time.sleep(1)
+        for _ in range(12):  # a short window shows a long summary once it is scrolled to
+            if summary in _page_text(screen, left):
+                break
+            tmux("send-keys", "-t", session, "Down")
+            time.sleep(0.3)
+            screen = tmux("capture-pane", "-p", "-t", session).stdout
+        assert summary in _page_text(screen, left), screen  # wrapped inside the pane, nothing cut
         tmux("send-keys", "-t", session, "End")
         t0 = time.monotonic()
         while last not in _page_text(screen, left) and time.monotonic() - t0 < 10:

@@ -19,29 +19,14 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from kb.core import kinds, markdown
-from kb.core.errors import PageError
+from kb.core import graphfile
+from kb.core.graphfile import Later, Note, is_note, read_note
 from kb.core.links import LinkIndex, Resolved, build_graph, nfc
 from kb.core.markdown import Parsed
-from kb.core.vault import Page, Vault
-
-
-@dataclass
-class Note:
-    stamp: tuple[int, int]  # (mtime_ns, size) of the file when it was read
-    page: Page  # its frontmatter (not its body: the file is read again to show it)
-    bad: str | None = None  # why its frontmatter does not parse (its links still count)
-    targets: set[str] = field(default_factory=set)  # the files its links resolve to
-    sub: set[str] = field(default_factory=set)  # those it links into with a #heading or #^block
-    broken: list[Resolved] = field(default_factory=list)  # links to no file, or to a missing heading
-
-
-def is_note(rel: str) -> bool:
-    return not rel.startswith(kinds.RAW) and kinds.is_page(rel)
+from kb.core.vault import Vault
 
 
 def _key(path: str) -> str:
@@ -60,7 +45,7 @@ class LinkGraph:
         self.others: dict[str, tuple[int, int] | None] = {}  # stamps of the files that are not notes (raw/)
         self._inbound: dict[str, set[str]] | None = defaultdict(set)  # file -> the notes linking to it
         self._index: LinkIndex | None = LinkIndex(())
-        self._keyed: dict[str, set[str]] | None = None  # link key -> notes with such a link (when first needed)
+        self._keyed: dict[str, set[str]] | None = None  # see _keys
         self.version = 0  # moves on every change
         self.files_version = 0  # moves when files come or go
         self.problem: str | None = None  # why the cache was not used, one line
@@ -112,19 +97,7 @@ class LinkGraph:
         return st.st_mtime_ns, st.st_size
 
     def _read(self, rel: str) -> tuple[Note, Parsed] | None:
-        path = self._path(rel)
-        try:
-            st = os.stat(path)
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError:
-            return None
-        bad = None
-        try:
-            meta, body = markdown.split_frontmatter(text, where=rel)
-        except PageError as e:  # as lint reads it: no frontmatter, the body after it
-            bad, meta, body = str(e), {}, _after_frontmatter(text)
-        return Note((st.st_mtime_ns, st.st_size), Page(rel, meta), bad), markdown.parse(body, meta=meta)
+        return read_note(self._path(rel), rel)
 
     def refresh(self, files: Iterable[str] | None = None) -> set[str]:
         """A look at every file (`files`: vault.files() if just taken): notes whose size or mtime
@@ -176,6 +149,7 @@ class LinkGraph:
             return todo | came | went
 
     def _keys(self) -> dict[str, set[str]]:
+        """Link key -> the notes with such a link, made the first time files come or go."""
         if self._keyed is None:
             self._keyed = defaultdict(set)
             for rel, note in self.notes.items():
@@ -229,11 +203,11 @@ class LinkGraph:
     def _targets(self):
         """build_graph's `on_missing`: a note it links into, read only if a link asks for one of
         its headings or block ids (build_graph asks for every target; few links have a subpath)."""
-        seen: dict[str, _Later | None] = {}
+        seen: dict[str, Later | None] = {}
 
-        def later(rel: str) -> "_Later | None":
+        def later(rel: str) -> "Later | None":
             if rel not in seen:
-                seen[rel] = _Later(self, rel) if rel in self.notes else None
+                seen[rel] = Later(self, rel) if rel in self.notes else None
             return seen[rel]
         return later
 
@@ -281,16 +255,14 @@ class LinkGraph:
         note = self.notes.get(nfc(rel))
         return (note.stamp if note else None) != (self._stamp(rel) if is_note(rel) else None)
 
-    # -- the cache (kb/core/graphfile.py) ----------------------------------------------------
+    # -- .kb/graph.json (kb/core/graphfile.py) ----------------------------------------------------
     def save(self) -> None:
-        from kb.core import graphfile
         with self.lock:
             text = graphfile.dump(self.files, self.notes)
         if graphfile.write(self.vault, text):
             self.saved = True
 
     def _read_cache(self) -> None:
-        from kb.core import graphfile
         try:
             read = graphfile.read(self.vault)
         except graphfile.Unreadable as e:
@@ -301,32 +273,3 @@ class LinkGraph:
                 self.files, self.notes = read
                 self._index = self._inbound = None  # built when first asked for
                 self.saved = True
-
-
-class _Later:
-    """A note's headings and block ids, read from its file when first asked for."""
-
-    def __init__(self, graph: LinkGraph, rel: str):
-        self._graph, self._rel, self._parsed = graph, rel, None
-
-    def _read(self) -> Parsed:
-        if self._parsed is None:
-            read = self._graph._read(self._rel)
-            self._parsed = read[1] if read else Parsed([], [], set())
-        return self._parsed
-
-    @property
-    def headings(self) -> list[str]:
-        return self._read().headings
-
-    @property
-    def blocks(self) -> set[str]:
-        return self._read().blocks
-
-
-def _after_frontmatter(text: str) -> str:
-    """The body of a note whose frontmatter does not parse: what follows its closing line (found
-    by kb/core/markdown.py's own delimiters), or the whole text when it never closes."""
-    m = markdown._FM_OPEN.match(text)
-    close = markdown._FM_CLOSE.search(text, m.end()) if m else None
-    return text[close.end():].lstrip("\r\n") if close else text

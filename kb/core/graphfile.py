@@ -1,4 +1,5 @@
-"""`.kb/graph.json`: what the link graph in memory (kb/core/graph.py) last knew, for the next start.
+"""A note as the link graph in memory (kb/core/graph.py) keeps it, read from its file, and
+`.kb/graph.json`: what the graph last knew, for the next start.
 
 Per note its file's stamp, its frontmatter, the files its links reach (as indices into the file
 list), those reached with a `#heading` or `#^block`, and its broken links whole; never its text.
@@ -9,15 +10,65 @@ It is derived state, read only by kb: a file of another shape, or any error read
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
 
+from kb.core import kinds, markdown
 from kb.core.errors import PageError
 from kb.core.links import Resolved
-from kb.core.markdown import Link
+from kb.core.markdown import Link, Parsed
 from kb.core.vault import Page, Vault, atomic_write
 
 NAME = "graph.json"
 VERSION = 1
 _LINK = ("target", "heading", "block", "alias", "embed", "kind", "line", "prop")
+
+
+@dataclass
+class Note:
+    stamp: tuple[int, int]  # (mtime_ns, size) of the file when it was read
+    page: Page  # its frontmatter (not its body: the file is read again to show it)
+    bad: str | None = None  # why its frontmatter does not parse (its links still count)
+    targets: set[str] = field(default_factory=set)  # the files its links resolve to
+    sub: set[str] = field(default_factory=set)  # those it links into with a #heading or #^block
+    broken: list[Resolved] = field(default_factory=list)  # links to no file, or to a missing heading
+
+
+def is_note(rel: str) -> bool:
+    return not rel.startswith(kinds.RAW) and kinds.is_page(rel)
+
+
+def read_note(path: str, rel: str) -> tuple[Note, Parsed] | None:
+    """A note read from its file: what the graph keeps of it, and its parse (links, headings,
+    block ids) by the one parser; None when the file cannot be read."""
+    try:
+        st = os.stat(path)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    bad = None
+    try:
+        meta, body = markdown.split_frontmatter(text, where=rel)
+    except PageError as e:  # as lint reads it: no frontmatter, the body after it
+        bad, meta, body = str(e), {}, _after_frontmatter(text)
+    return Note((st.st_mtime_ns, st.st_size), Page(rel, meta), bad), markdown.parse(body, meta=meta)
+
+
+class Later:
+    """A note's headings and block ids, read from its file when first asked for."""
+
+    def __init__(self, graph, rel: str):
+        self._graph, self._rel = graph, rel
+
+    @cached_property
+    def _parsed(self) -> Parsed:
+        read = self._graph._read(self._rel)
+        return read[1] if read else Parsed([], [], set())
+
+    headings = property(lambda self: self._parsed.headings)
+    blocks = property(lambda self: self._parsed.blocks)
 
 
 class Unreadable(Exception):
@@ -43,7 +94,6 @@ def write(vault: Vault, text: str) -> bool:
 
 def read(vault: Vault) -> tuple[set[str], dict] | None:
     """(files, notes) as last saved; None when there is no file or it is of another version."""
-    from kb.core.graph import Note
     path = vault.state_dir / NAME
     try:
         if not path.exists():
@@ -62,3 +112,11 @@ def read(vault: Vault) -> tuple[set[str], dict] | None:
         return set(files), notes
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
         raise Unreadable(f"{path}: not a graph kb can read ({type(e).__name__}); read again from the notes") from None
+
+
+def _after_frontmatter(text: str) -> str:
+    """The body of a note whose frontmatter does not parse: what follows its closing line (found
+    by kb/core/markdown.py's own delimiters), or the whole text when it never closes."""
+    m = markdown._FM_OPEN.match(text)
+    close = markdown._FM_CLOSE.search(text, m.end()) if m else None
+    return text[close.end():].lstrip("\r\n") if close else text
