@@ -189,7 +189,9 @@ def code(choice: Choice, question: str, *, notes: str = "sources", batch: int = 
             f"    answer = llm_query('Question: ' + question + '\\n\\nFacts from the notes:\\n' + '\\n'.join(facts) "
             f"+ '\\n\\nAnswer the question in one or two sentences, using only these facts.')\n"
             f"print('answer =', answer)")
-    pattern = choice.pattern or pattern_for(choice.terms, generic_too=choice.action == "find_all")
+    # everyday words count only when they are all there is ('optimizers' named anywhere); beside a
+    # name they would match every note ('Streaming DiLoCo', 'shard', 'model')
+    pattern = choice.pattern or pattern_for(choice.terms)
     label = " or ".join(terms)
     if choice.action == "find_all":
         kind = terms[0] if len(terms) == 1 else label

@@ -247,7 +247,7 @@ class RLM:
                 first_cell = self._choose(first_step, var_lines, fn_lines, trace, state)
             if first_cell:
                 trace.emit(Code(iteration=0, cell=1, code=first_cell, seeded=True))
-                res = sandbox.run(first_cell)
+                res = sandbox.run(first_cell, seconds=self.budget.seconds)  # kb's code: bounded by the budget
                 trace.emit(Output(iteration=0, cell=1, output=res.output, error=res.error,
                                   killed=res.killed, seconds=round(res.seconds, 3), calls=len(res.calls)))
                 offer_draft()

@@ -247,12 +247,16 @@ class Sandbox:
             raise SandboxError(f"reading {name}: {why}; the REPL was restarted") from None
         return reply["value"] if reply["found"] else None
 
-    def run(self, code: str) -> CellResult:
+    def run(self, code: str, *, seconds: float | None = None) -> CellResult:
+        """`seconds`: this cell's wall limit, when not `Limits.cell_seconds` (the first cell kb
+        writes itself makes its planned sub-calls, which the sub-call budget bounds; on a CPU a
+        dozen of them take minutes). The run's own deadline holds either way."""
         if self._proc is None:
             self.start()
         result = CellResult()
         t0 = time.monotonic()
-        cell_end = t0 + self.limits.cell_seconds
+        cell_limit = self.limits.cell_seconds if seconds is None else seconds
+        cell_end = t0 + cell_limit
         deadline = min(cell_end, self.deadline) if self.deadline is not None else cell_end
         self._rid += 1
         rid = self._rid
@@ -269,7 +273,7 @@ class Sandbox:
         except Stop as stop:
             budget_out = self.deadline is not None and time.monotonic() >= self.deadline and self.deadline < cell_end
             limit = ("the run's time budget ran out while the cell ran; it was killed" if budget_out else
-                     f"cell ran past its {self.limits.cell_seconds:g}s wall-time limit (bridged calls "
+                     f"cell ran past its {cell_limit:g}s wall-time limit (bridged calls "
                      "included) and was killed")
             result.killed = self._why(stop, limit)
             result.seconds = time.monotonic() - t0  # until the kill; a fresh child is not the cell's time

@@ -250,3 +250,17 @@ def test_kb_eval_runs_the_ml_blog_set_end_to_end_through_the_cli(tmp_path):
     assert len(counts) >= 5 and all(x["correct"] for x in counts), [(x["id"], x["answer"]) for x in counts]
     assert table.returncode == 0 and table.stdout.splitlines()[0].startswith("mode")
     assert {"rag", "stuff"} <= {line.split()[0] for line in table.stdout.splitlines()[2:]}
+
+
+def test_find_all_greps_the_name_not_the_everyday_words_beside_it():
+    """Seen with the 0.5B model: find_all with terms ['Streaming DiLoCo', 'shard', 'model'] grepped
+    'model' too, matched all 19 notes and spent its cell on 12 sub-calls about other notes."""
+    import ast
+    from kb.agents.choice import Choice, code
+
+    def grepped(cell):
+        return ast.literal_eval(re.search(r"grep\(('[^']*')", cell).group(1))
+    pattern = grepped(code(Choice("find_all", ("Streaming DiLoCo", "shard", "model")), "How often does it sync?"))
+    assert re.search(pattern, "Streaming DiLoCo syncs", re.I) and not re.search(pattern, "a model of a thing", re.I)
+    only = grepped(code(Choice("find_all", ("optimizers",)), "Which optimizers are named anywhere?"))
+    assert re.search(only, "the optimizer", re.I)

@@ -37,6 +37,16 @@ def test_bridged_calls_count_against_the_cell_limit():
     assert waited <= 3.0  # the parent: the limit plus at most 1 s (the fresh child included)
 
 
+def test_a_cell_kb_wrote_may_take_its_own_limit():
+    """kb's first cell makes its planned sub-calls (minutes on a CPU): it gets the run's budget,
+    not the 2 s a model-written cell gets; the limit still kills it past that."""
+    with Sandbox({"search": slow_search}, Limits(cell_seconds=1)) as sb:
+        ok = sb.run("for _ in range(30):\n    search('a')", seconds=10)
+        over = sb.run("while True:\n    search('a')", seconds=2)
+    assert not ok.killed and ok.seconds > 1.0 and len(ok.calls) == 30
+    assert over.killed and "2s wall-time limit" in over.killed
+
+
 def test_the_run_deadline_holds_inside_a_cell():
     with Sandbox({"search": slow_search}, Limits(cell_seconds=10), deadline=time.monotonic() + 1.5) as sb:
         res = sb.run("while True:\n    search('a')")
