@@ -6,6 +6,7 @@ import shutil
 import threading
 
 import pytest
+from textual.events import AppFocus
 from textual.widgets import Input, ListView, Markdown, ProgressBar
 
 from kb.agents.trace import Draft, Output
@@ -539,3 +540,26 @@ async def test_a_link_in_the_page_text_is_clicked_to_follow_it(tmp_path):
         await pilot.click(body, offset=(x, y))
         await settle(pilot)
         assert app.current == "raw/hot-composting.md"
+
+
+async def test_a_big_tree_group_gets_its_leaves_when_opened(tmp_path, monkeypatch):
+    from kb.tui.widgets import VaultTree
+    monkeypatch.setattr(VaultTree, "SMALL", 3)  # the samples' five sources count as a big group
+    app = KbApp(vault_with_sources(tmp_path), None, "test-model")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tree = app.query_one("#tree", VaultTree)
+        sources = tree.root.children[1]
+        assert str(sources.label) == "Sources (5)" and not sources.is_expanded and not sources.children
+        tree.focus()
+        await pilot.press("down", "down", "enter")  # root, Raw sources, Sources: opens it
+        await settle(pilot)
+        assert sources.is_expanded and len(sources.children) == 5
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.current == sources.children[0].data
+        _note(app.vault, "notes/Later.md", "Written in another editor: [[Kimchi]].\n")
+        app.post_message(AppFocus())  # the terminal's focus back: a look at the files' stamps
+        await settle(pilot)
+        assert str(tree.root.children[-1].label) == "Notes (3)"
+        assert "notes/Later.md" in app.graph.backlinks("wiki/concepts/Kimchi.md")

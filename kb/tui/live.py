@@ -14,7 +14,7 @@ import asyncio
 import threading
 from typing import Iterable
 
-from textual import on, work
+from textual import work
 from textual.events import AppFocus
 
 from kb.core.graph import LinkGraph
@@ -72,8 +72,7 @@ class Live:
         shown = g.files_version
         self._publish(g.refresh(), tree=g.files_version != shown)
 
-    @on(AppFocus)
-    def _focus_back(self) -> None:
+    def on_app_focus(self, event: AppFocus) -> None:
         self.refresh_graph()
 
     def after_job(self, paths: Iterable[str]) -> None:
