@@ -7,8 +7,8 @@ says what lint's parsing, link resolution and text comparisons cost on top.
 
 Every lint runs in a process of its own (as `kb lint` does), timed around `Lint.run`. "cold" is
 the first run on the vault (no fingerprints kept in .kb/cache yet, as after a fresh clone or a
-compile that changed every source); "lint" is the median of the runs after it, and "cpu" their
-median processor time (steadier than the clock when other work shares the cores).
+compile that changed every source); "lint" is the median of the runs after it; each "cpu" is
+the process time beside it (steadier than the clock when other work shares the cores).
 
     .venv/bin/python bench/lint.py [--sizes 1000,10000] [--repeat 3] [--against REV]
 
@@ -132,39 +132,34 @@ def main() -> int:
     args = ap.parse_args()
     trees = [("now", str(ROOT))] + ([(args.against[:8], tree_at(args.against))] if args.against else [])
     rng = random.Random(11)
-    print(f"{'':>8} {'pages':>7} {'cold s':>7} {'lint s':>7} {'cpu s':>6} {'bare read s':>12} {'ratio':>6} "
-          f"{'findings':>9}  (lint, cpu: medians of {args.repeat} after the cold run)")
+    print(f"{'':>8} {'pages':>7} {'cold s':>7} {'cpu s':>6} {'lint s':>7} {'cpu s':>6} {'bare read s':>12} "
+          f"{'lint/read':>9} {'findings':>9}   lint: median of {args.repeat} after the cold run; cpu: process time")
     for n in [int(x) for x in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             vault = make_vault(Path(tmp) / "v", n, rng)
-            times: dict[str, list[float]] = {name: [] for name, _ in trees}
-            cpus: dict[str, list[float]] = {name: [] for name, _ in trees}
-            cold: dict[str, float] = {}
-            found: dict[str, list] = {}
+            runs: dict[str, list[dict]] = {name: [] for name, _ in trees}
             base_t = []
             for i in range(args.repeat + 1):
                 t0 = time.perf_counter()
                 bare_read(Vault.open(vault.root))
                 base_t.append(time.perf_counter() - t0)
-                for name, tree in trees:
-                    data = run(tree, vault, cold=i == 0)
-                    if i == 0:
-                        cold[name] = data["seconds"]
-                    else:
-                        times[name].append(data["seconds"])
-                        cpus[name].append(data["cpu"])
-                    found[name] = data["findings"]
+                for name, tree in (reversed(trees) if i == 0 else trees):  # the current tree's cold run last
+                    runs[name].append(run(tree, vault, cold=i == 0))
             bt = statistics.median(base_t)
+            row = {}
             for name, _ in trees:
-                lt = statistics.median(times[name])
-                print(f"{name:>8} {len(vault.wiki_pages()):>7} {cold[name]:>7.2f} {lt:>7.2f} "
-                      f"{statistics.median(cpus[name]):>6.2f} {bt:>12.3f} {lt / bt:>6.1f} {len(found[name]):>9}")
+                cold, warm = runs[name][0], runs[name][1:]
+                row[name] = (cold["seconds"], cold["cpu"], statistics.median(r["seconds"] for r in warm),
+                             statistics.median(r["cpu"] for r in warm))
+                print(f"{name:>8} {len(vault.wiki_pages()):>7} " + " ".join(f"{x:>{w}.2f}" for x, w in
+                                                                            zip(row[name], (7, 6, 7, 6)))
+                      + f" {bt:>12.3f} {row[name][2] / bt:>9.1f} {len(warm[-1]['findings']):>9}")
             if len(trees) == 2:
                 (now, _), (old, _) = trees
-                same = "the same findings" if found[now] == found[old] else "DIFFERENT findings"
-                print(f"{'ratio':>8} {'':>7} {cold[old] / cold[now]:>6.1f}x "
-                      f"{statistics.median(times[old]) / statistics.median(times[now]):>6.1f}x "
-                      f"{statistics.median(cpus[old]) / statistics.median(cpus[now]):>5.1f}x  ({same})")
+                same = all(r["findings"] == runs[old][0]["findings"] for r in runs[now] + runs[old])
+                print(f"{'old/now':>8} {'':>7} " + " ".join(f"{o / c:>{w - 1}.1f}x" for o, c, w in
+                                                            zip(row[old], row[now], (7, 6, 7, 6)))
+                      + f"   ({'the same findings' if same else 'DIFFERENT findings'} in every run)")
     return 0
 
 

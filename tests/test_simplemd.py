@@ -32,30 +32,15 @@ def lines(prefixes: list[str], fragments: list[str], size: int):
 page = lines(PREFIXES, FRAGMENTS, 5) | lines(PLAIN_PREFIXES, PLAIN_FRAGMENTS, 3)
 
 
-def view(tokens) -> list:
-    """What parse() and the section check read from a token stream."""
-    out = []
-    for tok in tokens:
-        if tok.type == "inline":
-            kids = [(c.type, c.content, c.meta) if c.type == "wikilink" else (c.type,)
-                    for c in tok.children or () if c.type in ("wikilink", "link_open", "image")]
-            out.append(("inline", tok.map[0], tok.content, kids))
-        elif tok.type in ("heading_open", "heading_close"):
-            out.append((tok.type, tok.tag, tok.level))
-        elif tok.level == 0 and (tok.content.strip() or tok.type == "hr" or tok.nesting == 1):
-            out.append((tok.type,))
-    return out
-
-
-def same(body: str) -> bool:
+def same(body: str, meta: dict | None = None) -> bool:
     """True when the plain reading was taken (and matched markdown-it's)."""
-    fast = None if simplemd._FALLBACK.search(body) else simplemd._scan(body)
+    fast = simplemd.read(body, meta)
     if fast is None:
         return False
-    full = markdown.parser().parse(body)
-    assert view(fast) == view(full), body
-    assert markdown.parse(body, fast) == markdown.parse(body, full), body
-    assert empty_sections(body, fast) == empty_sections(body, full), body
+    tokens = markdown.parser().parse(body)
+    assert fast.parsed == markdown.parse(body, tokens, meta), body  # links (with lines), headings, block ids
+    assert fast.outline == simplemd.outline(tokens), body
+    assert empty_sections(body) == empty_sections(body, tokens), body
     return True
 
 
@@ -71,7 +56,7 @@ def test_property_values_read_as_markdown_it_reads_them(value):
     fast = simplemd.inline(value)
     if fast is not None:
         full = [c for tok in markdown.parser().parseInline(value) for c in tok.children or ()]
-        assert [(c.content, c.meta) for c in fast] == [(c.content, c.meta) for c in full if c.type == "wikilink"]
+        assert fast == [c.meta for c in full if c.type == "wikilink"]
         assert not [c for c in full if c.type in ("link_open", "image")]
 
 
@@ -87,12 +72,13 @@ def test_the_shapes_kb_writes_take_the_plain_path():
     log = "# Log\n\nAppend-only record.\n\n## [2026-01-02] ingest | S\n\n## [2026-01-02] lint | 0 errors\n"
     for body in (src.body, concept.body, index.body, log, "# T\n\n- a\n\n  > q\n\n- b\n> c\nlazy\n"):
         assert same(body), body
+    assert same(concept.body, concept.meta)  # its `sources` property links too
 
 
 def test_what_markdown_it_must_read():
     for body in ("Inline `[[A]]` code", "    [[Indented]]", "[a](b.md)", "Title\n===", "# C#", "<b>x</b>",
                  "- a\n  continued", "1. one", "\tTab", "[ref]: /x.md"):
-        assert simplemd._FALLBACK.search(body) or simplemd._scan(body) is None, body
+        assert simplemd.read(body) is None, body
         assert markdown.parse(body) == markdown.parse(body, markdown.parser().parse(body))
 
 

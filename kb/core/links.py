@@ -146,10 +146,17 @@ def build_graph(index: LinkIndex, parsed: dict[str, Parsed],
                 on_missing: Callable[[str], Parsed | None] | None = None) -> Graph:
     """Resolve every link of every parsed note. `parsed` maps note path -> its parse."""
     graph = Graph()
+    known: dict[tuple[str, str], str | None] = {}  # (linkpath, the linking note's folder) -> target
     for source, p in parsed.items():
         out = []
+        folder = posixpath.dirname(source)
         for link in p.links:
-            target = index.resolve(link.target, source)
+            if not link.target.strip():  # the note itself: the one resolution that needs its name
+                target = index.resolve(link.target, source)
+            elif (link.target, folder) in known:  # a resolution depends on nothing else
+                target = known[(link.target, folder)]
+            else:
+                target = known[(link.target, folder)] = index.resolve(link.target, source)
             if target is None:
                 out.append(Resolved(source, link, None, f"no file matches '{link.target}'"))
                 continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 import yaml
 
@@ -31,6 +32,8 @@ _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers  # first character -
 def _tag(text: str) -> str:
     """A plain scalar's type, as PyYAML's resolver decides it (its patterns are keyed by the
     first character, so most words need no match at all)."""
+    if text[0] not in _RESOLVERS and None not in _RESOLVERS:
+        return _TAG + "str"
     for tag, pattern in _RESOLVERS.get(text[0], []) + _RESOLVERS.get(None, []):
         if pattern.match(text):
             return tag
@@ -71,8 +74,31 @@ def _value(text: str):
     inner = text[1:-1].strip(" ")
     if not text.endswith("]") or any(c in inner for c in "[]{}'\"#"):
         return _NOT
-    items = [_scalar(part.strip(" "), flow=True) for part in inner.split(",")] if inner else []
+    items = tuple(_scalar(part.strip(" "), flow=True) for part in inner.split(",")) if inner else ()
     return _NOT if _NOT in items else items
+
+
+@lru_cache(maxsize=4096)  # most lines recur across pages (type, tags, dates): read each once
+def _entry(line: str) -> tuple[str, object] | None:
+    """(key, value) of a `key: value` line, a list as a tuple; (key, _NOT) for a bare `key:`;
+    None for any other line."""
+    m = _KEY.match(line)
+    if not m or _tag(m.group(1)) != _TAG + "str":
+        return None
+    rest = (m.group(2) or "").strip(" ")
+    try:
+        value = _value(rest) if rest else _NOT
+    except ValueError:  # an impossible date
+        return None
+    return None if rest and value is _NOT else (m.group(1), value)
+
+
+@lru_cache(maxsize=1024)
+def _item(text: str):
+    try:
+        return _scalar(text.strip(" "))
+    except ValueError:
+        return _NOT
 
 
 def load(raw: str) -> dict | None:
@@ -82,27 +108,24 @@ def load(raw: str) -> dict | None:
         lines.pop()
     out: dict = {}
     i = 0
-    try:
-        while i < len(lines):
-            m = _KEY.match(lines[i])
-            if not m or _tag(m.group(1)) != _TAG + "str":
+    while i < len(lines):
+        entry = _entry(lines[i])
+        if entry is None:
+            return None
+        key, value = entry
+        i += 1
+        if value is _NOT:  # a block list under the key, or nothing (null)
+            value, indent = [], None
+            while i < len(lines) and (item := _ITEM.match(lines[i])):
+                if indent not in (None, item.group(1)):
+                    return None
+                indent = item.group(1)
+                value.append(_item(item.group(2)))
+                i += 1
+            if _NOT in value:
                 return None
-            i += 1
-            rest = (m.group(2) or "").strip(" ")
-            if rest:
-                value = _value(rest)
-            else:  # a block list under the key, or nothing (null)
-                value, indent = [], None
-                while i < len(lines) and (item := _ITEM.match(lines[i])):
-                    if indent not in (None, item.group(1)):
-                        return None
-                    indent = item.group(1)
-                    value.append(_scalar(item.group(2).strip(" ")))
-                    i += 1
-                value = value or None
-            if value is _NOT or (isinstance(value, list) and _NOT in value):
-                return None
-            out[m.group(1)] = value
-    except ValueError:
-        return None
+            value = value or None
+        elif type(value) is tuple:
+            value = list(value)  # a fresh list for each page
+        out[key] = value
     return out

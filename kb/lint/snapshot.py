@@ -2,7 +2,7 @@
 sources' hashes and fingerprints when a check asks for them.
 
 Each note is read and parsed once (kb/core/simplemd.py for plain pages, markdown-it for the
-rest) and the parse serves the links, the headings and the empty-section check alike. Files come
+rest) and the reading serves the links, the headings and the empty-section check alike. Files come
 from one `vault.files()` walk, which has vetted every path in it (no symlinked folder walked, a
 symlinked file only to a file inside the vault), so they are opened by path, not resolved again.
 """
@@ -52,9 +52,12 @@ class Snapshot:
                 page = Page(rel, {}, _after_frontmatter(text))
             else:
                 pages[rel] = page
-            tokens = simplemd.tokens(page.body)  # once, for links and for sections
-            parsed[rel] = markdown.parse(page.body, tokens, page.meta)
-            empty[rel] = empty_sections(page.body, tokens)
+            plain = simplemd.read(page.body, page.meta)  # once, for links and for sections
+            if plain is None:
+                tokens = markdown.parser().parse(page.body)
+                plain = simplemd.Plain(markdown.parse(page.body, tokens, page.meta), simplemd.outline(tokens))
+            parsed[rel] = plain.parsed
+            empty[rel] = simplemd.empty_headings(plain.outline)
         graph = build_graph(LinkIndex(files), parsed)
         return cls(vault, files, pages, bad, parsed, graph, Manifest.load(vault), empty)
 
@@ -122,26 +125,9 @@ def _after_frontmatter(text: str) -> str:
 
 
 def empty_sections(body: str, tokens: list | None = None) -> list[str]:
-    """Headings with nothing under them before the next heading of the same or a higher level."""
-    tokens = simplemd.tokens(body) if tokens is None else tokens
-    open_: list[list] = []  # [level, title, has_content]
-    empty = []
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok.type == "heading_open" and tok.level == 0:
-            level = int(tok.tag[1])
-            while open_ and open_[-1][0] >= level:
-                lv, title, content = open_.pop()
-                if not content:
-                    empty.append(title)
-            open_.append([level, tokens[i + 1].content.strip(), False])
-            i += 3
-            continue
-        if tok.level == 0 and tok.type not in ("heading_close",) and (tok.content.strip() or tok.type == "hr"
-                                                                      or tok.nesting == 1):
-            for h in open_:
-                h[2] = True
-        i += 1
-    empty += [title for _, title, content in reversed(open_) if not content]
-    return empty
+    """Headings with nothing under them before the next heading of the same or a higher level
+    (`tokens`: markdown-it's, when the caller has them)."""
+    plain = simplemd.read(body) if tokens is None else None
+    if plain is not None:
+        return simplemd.empty_headings(plain.outline)
+    return simplemd.empty_headings(simplemd.outline(markdown.parser().parse(body) if tokens is None else tokens))
