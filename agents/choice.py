@@ -81,6 +81,26 @@ def default_terms(cands: list[str]) -> tuple[str, ...]:
     return tuple((names or sorted((c for c in cands if " " not in c), key=len, reverse=True))[:3])
 
 
+# The question's own form, read by code: a 0.5B model picked find_all for "How often does Streaming
+# DiLoCo synchronise each shard?" and count for lookups; an aggregate action runs only when the
+# question asks across the notes, and such a question is never looked up in three pages.
+ACROSS = r"(?:in|across|by|from) (?:the |all (?:the )?|any (?:of the )?)?(?:notes|knowledge base|wiki|blog)"
+FORMS = (
+    ("count", re.compile(r"^how many (?:of the |different )?notes\b", re.I)),
+    ("list", re.compile(r"^(?:which|what|list the) notes\b|^in which notes\b", re.I)),
+    ("find_all", re.compile(r"^(?:which|what|list|name)\b.*\b(?:appear|are|is|were) (?:named |cited |mentioned |used )?"
+                            + ACROSS + r"|^(?:list|name) (?:every|all|the)\b.*\b(?:notes|knowledge base) "
+                            r"(?:mention|name|cite)|\b(?:anywhere|every note)\b", re.I)),
+)
+AGGREGATE = ("count", "list", "find_all")
+
+
+def form(question: str) -> str | None:
+    """The aggregate the question's wording asks for, if any."""
+    q = " ".join(question.split())
+    return next((action for action, pat in FORMS if pat.search(q)), None)
+
+
 def parse(data, question: str, cands: list[str]) -> tuple[Choice, str | None]:
     """The model's choice as kb will run it, and why it differs from what was sent (if it does)."""
     if not isinstance(data, dict):
@@ -108,6 +128,13 @@ def parse(data, question: str, cands: list[str]) -> tuple[Choice, str | None]:
             errors.append(f"pattern {pattern[:60]!r} left out ({e})")
             pattern = ""
     check = data.get("check") if isinstance(data.get("check"), str) else ""
+    asked = form(question)
+    if asked and action != asked:
+        errors.append(f"the question asks across the notes ({asked}): kb ran {asked}, not {action}")
+        action = asked
+    elif not asked and action in AGGREGATE:
+        errors.append(f"the question asks about one thing, not across the notes: kb looked it up, not {action}")
+        action = "lookup"
     if action == "compare" and len(terms) < 2:
         errors.append("a compare needs two things: kb looked the question up")
         action = "lookup"

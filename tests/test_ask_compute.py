@@ -134,13 +134,13 @@ def test_the_supported_part_is_kept_and_what_is_missing_said(vault):
 
 def test_what_the_model_typed_is_not_evidence_but_what_code_computed_is(vault):
     code = lambda src: f"```repl\n{src}\n```"  # noqa: E731
-    typed, _, _ = ask(vault, "How hot does compost get?", [
+    typed, _, _ = ask(vault, "How many notes say how hot compost gets?", [
         '{"action": "count", "terms": ["compost"]}',
         code("answer = 'Compost reaches 93 °C.'\nprint(answer)"), "FINAL_VAR(answer)"])
     assert typed.text == "Not in the knowledge base."
     n = sum(len(Vault.open(vault.root).read(p).body) for p in vault.wiki_pages() if p.startswith("wiki/sources/"))
     assert not any(str(n) in p.read_text() for p in SAMPLES)  # a number no note states: only code can know it
-    computed, _, events = ask(vault, "How long are the source pages?", [
+    computed, _, events = ask(vault, "How many notes are there, and how long are the source pages?", [
         '{"action": "count", "terms": ["source"]}',
         code("n = sum(len(t) for p, t in pages.items() if p.startswith('wiki/sources/'))\nprint(n)"),
         f"FINAL(The source pages hold {n} characters.)"])
@@ -264,3 +264,18 @@ def test_find_all_greps_the_name_not_the_everyday_words_beside_it():
     assert re.search(pattern, "Streaming DiLoCo syncs", re.I) and not re.search(pattern, "a model of a thing", re.I)
     only = grepped(code(Choice("find_all", ("optimizers",)), "Which optimizers are named anywhere?"))
     assert re.search(only, "the optimizer", re.I)
+
+
+def test_the_questions_form_overrules_an_aggregate_the_model_picked_for_a_lookup():
+    """The 0.5B model picked find_all for "How often does Streaming DiLoCo synchronise each
+    shard?" and count for lookups; code reads the question's form."""
+    from kb.agents.choice import form
+    cands = candidates("How often does Streaming DiLoCo synchronise each shard of the model?")
+    choice, why = parse({"action": "find_all", "terms": ["Streaming DiLoCo"]},
+                        "How often does Streaming DiLoCo synchronise each shard of the model?", cands)
+    assert choice.action == "lookup" and "looked it up" in why
+    choice, why = parse({"action": "lookup", "terms": ["Muon"]}, "How many notes mention Muon?", ["Muon"])
+    assert choice.action == "count"
+    assert form("Which notes mention Claude?") == "list"
+    assert form("Which arXiv paper IDs are cited in the notes?") == "find_all"
+    assert form("How many parameters does GPT-3 have, according to the notes?") is None
