@@ -502,8 +502,9 @@ class Compile:
 
 def _one_at_a_time(on_progress: events.OnProgress) -> events.OnProgress:
     """Reads in threads report too (SourceStart, Tokens): a front end still gets one event at a
-    time, so its counters need no lock of their own."""
-    lock = threading.Lock()
+    time, so its counters need no lock of their own (reentrant, so a handler that reports an
+    event itself does not wait on its own lock)."""
+    lock = threading.RLock()
 
     def report(event: events.Event) -> None:
         with lock:
