@@ -1,8 +1,8 @@
 """Plain pages read line by line, without markdown-it, exactly as markdown-it reads them.
 
-markdown-it's block parser costs about half a millisecond a page, which was most of structural
-lint at 10,000 pages. The pages kb writes, and most a person writes, use a small part of
-CommonMark: ATX headings, paragraphs, `- ` lists (an item may hold a `  > ` quote, as a concept
+markdown-it's block parser costs a few tenths of a millisecond a page, which was most of
+structural lint at 10,000 pages. The pages kb writes, and most a person writes, use a small part
+of CommonMark: ATX headings, paragraphs, `- ` lists (an item may hold a `  > ` quote, as a concept
 page's claims do), `> ` quotes and wikilinks. `read()` reads such a page into what kb reads of
 any page: its `markdown.Parsed` (links with their lines, found by the same
 `markdown.wikilink_at` as markdown-it's rule, headings, block ids) and its outline (the
