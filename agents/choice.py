@@ -141,11 +141,11 @@ def parse(data, question: str, cands: list[str]) -> tuple[Choice, str | None]:
     return Choice(action, terms, pattern.strip(), " ".join(check.split())[:300]), "; ".join(errors) or None
 
 
-def pattern_for(terms: tuple[str, ...], generic_too: bool = False) -> str:
+def pattern_for(terms: tuple[str, ...]) -> str:
     """A case-insensitive regular expression matching any of the terms, as notes write them:
     'Muon optimizer' is 'Muon' (the name, without the noun after it), hyphens and spaces are one,
     a plural counts, and a name may run on ('Qwen' matches 'Qwen2.5'). An everyday word beside a
-    name is left out (unless `generic_too`): 'models' would match every note."""
+    name is left out ('models' would match every note); everyday words alone are kept."""
     parts = []
     for term in terms:
         words = [w for w in re.split(r"[\s-]+", term.strip()) if w]
@@ -157,7 +157,7 @@ def pattern_for(terms: tuple[str, ...], generic_too: bool = False) -> str:
                 words.pop()
         if words:
             parts.append(words)
-    if not generic_too and any(len(w) > 1 or _is_name(w[0]) or not common(w[0]) for w in parts):
+    if any(len(w) > 1 or _is_name(w[0]) or not common(w[0]) for w in parts):
         parts = [w for w in parts if len(w) > 1 or _is_name(w[0]) or not common(w[0])]
     alts = []
     for words in parts:

@@ -38,6 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from kb.core import concepts as C  # noqa: E402
 from kb.core import terms as T  # noqa: E402
+from kb.core.manifest import Manifest  # noqa: E402
 from kb.core.vault import Vault  # noqa: E402
 
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "ml-blog"
@@ -184,7 +185,7 @@ def score(root: Path) -> dict:
     # everyday words, unless the page's own quotes use the title as a name ("the Adam optimizer")
     junk = sorted(p.title for p in concept_pages if T.is_junk(p.title) and T.evidence(p.title, p.body) != "name")
     texts = {}  # source page link -> its raw text
-    for raw, entry in json.loads((vault.state_dir / "manifest.json").read_text(encoding="utf-8")).get("sources", {}).items():
+    for raw, entry in Manifest.load(vault).sources.items():
         if entry.get("page") and (vault.root / raw).exists():
             texts[entry["page"]] = (vault.root / raw).read_text(encoding="utf-8", errors="replace")
     links = {p.title: {m for m in texts if any(m[:-3] in str(s) for s in p.meta.get("sources") or [])}

@@ -46,7 +46,6 @@ highlight provides provide presents present overview summary summarises summariz
 points topic topics also overall additionally furthermore moreover finally""".split())
 
 WORD = re.compile(r"[a-z0-9]+")
-META_ROOTS: set[str] = set()  # filled below, once _root exists
 
 
 def _root(word: str) -> str:
@@ -62,7 +61,7 @@ def _root(word: str) -> str:
     return w.rstrip("e") if len(w) > 4 else w
 
 
-META_ROOTS.update(_root(m) for m in META)
+META_ROOTS = frozenset(_root(m) for m in META)  # excused in trigrams: "the document discusses"
 
 
 @dataclass(frozen=True)
