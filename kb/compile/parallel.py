@@ -1,7 +1,7 @@
 """Model calls side by side, results in order: how `kb compile --jobs N` keeps N requests in
 flight at a server without changing what it writes.
 
-Reading a source (extract, the model's two calls, the cache file) depends on that source alone,
+Reading a source (extract, one model call per chunk, the cache file) depends on that source alone,
 so it can run in a thread. Writing does not: a source page links to the concepts earlier sources
 registered, and the manifest records sources in turn. So `InOrder` reads ahead in threads and
 hands the results back in plan order, and the caller writes them one by one exactly as a serial
