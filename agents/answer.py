@@ -138,7 +138,8 @@ def rlm_answer(engine: Engine, question: str, tools: Tools, *, budget=None, trac
 
     def publish(answer, answer_from: str):
         text = answer if answer_from != "output" else None  # a cell's raw output is never an answer
-        h = held["h"] = hold(text, gather(tools.seen, events, sub.calls), {p: c.title(p) for p in c.titles})
+        h = held["h"] = hold(text, gather(tools.seen, events, sub.calls), {p: c.title(p) for p in c.titles},
+                             question)
         return h.text, Evidence(dropped=h.dropped, missing=h.missing, cited=h.cited, refused=h.refused)
 
     notes = "sources" if c.sources() else "pages"

@@ -21,18 +21,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kb.agents.evidence import REFUSAL
+from kb.agents.question import borrows, candidates, form, parts, subjects
 from kb.agents.rlm import FirstStep
 from kb.core.concepts import singular
 from kb.core.terms import common
 
 PROMPTS = Path(__file__).with_name("prompts")
 ACTIONS = ("lookup", "compare", "count", "list", "find_all")
-TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+/'’-]*[A-Za-z0-9+]|[A-Za-z0-9]")
-ASKING = set("""what which who whom whose when where why how is are was were do does did the a an of to in
-on for and or by with from that this these those it its as at be been can could should would will about
-according into than then there their they many much note notes mention mentions mentioned named name
-names appear appears appeared list every all any cite cites cited discuss discusses discussed say says
-said knowledge base blog give gives given use uses used across anywhere each also other not""".split())
+AGGREGATE = ("count", "list", "find_all")
 
 
 @dataclass(frozen=True)
@@ -41,27 +37,10 @@ class Choice:
     terms: tuple[str, ...]
     pattern: str = ""  # a regular expression the model gave, checked to compile
     check: str = ""  # count/list: a yes/no question each matching note must pass
+    parts: tuple[str, ...] = ()  # lookup: the questions a question joins, each looked up (read by code)
 
     def arguments(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if k != "action"}
-
-
-def candidates(question: str) -> list[str]:
-    """The phrases of the question a choice may name: runs of words that are not the asking
-    ("how many notes mention"), then each word of a run, in the question's order."""
-    out: list[str] = []
-    for segment in re.split(r"[,;:()?!\"“”]|\s-\s", question):
-        run: list[str] = []
-        for tok in TOKEN.findall(segment) + [""]:
-            tok = re.sub(r"['’]s$", "", tok)
-            if tok and tok.lower() not in ASKING:
-                run.append(tok)
-                continue
-            if 1 < len(run) <= 4:
-                out.append(" ".join(run))
-            out.extend(run)
-            run = []
-    return list({c.lower(): c for c in reversed(out)}.values())[::-1][:24]
 
 
 def schema(cands: list[str]) -> dict:
@@ -79,26 +58,6 @@ def _is_name(word: str) -> bool:
 def default_terms(cands: list[str]) -> tuple[str, ...]:
     names = [c for c in cands if " " not in c and _is_name(c)]
     return tuple((names or sorted((c for c in cands if " " not in c), key=len, reverse=True))[:3])
-
-
-# The question's own form, read by code: a 0.5B model picked find_all for "How often does Streaming
-# DiLoCo synchronise each shard?" and count for lookups; an aggregate action runs only when the
-# question asks across the notes, and such a question is never looked up in three pages.
-ACROSS = r"(?:in|across|by|from) (?:the |all (?:the )?|any (?:of the )?)?(?:notes|knowledge base|wiki|blog)"
-FORMS = (
-    ("count", re.compile(r"^how many (?:of the |different )?notes\b", re.I)),
-    ("list", re.compile(r"^(?:which|what|list the) notes\b|^in which notes\b", re.I)),
-    ("find_all", re.compile(r"^(?:which|what|list|name)\b.*\b(?:appear|are|is|were) (?:named |cited |mentioned |used )?"
-                            + ACROSS + r"|^(?:list|name) (?:every|all|the)\b.*\b(?:notes|knowledge base) "
-                            r"(?:mention|name|cite)|\b(?:anywhere|every note)\b", re.I)),
-)
-AGGREGATE = ("count", "list", "find_all")
-
-
-def form(question: str) -> str | None:
-    """The aggregate the question's wording asks for, if any."""
-    q = " ".join(question.split())
-    return next((action for action, pat in FORMS if pat.search(q)), None)
 
 
 def parse(data, question: str, cands: list[str]) -> tuple[Choice, str | None]:
@@ -138,7 +97,9 @@ def parse(data, question: str, cands: list[str]) -> tuple[Choice, str | None]:
     if action == "compare" and len(terms) < 2:
         errors.append("a compare needs two things: kb looked the question up")
         action = "lookup"
-    return Choice(action, terms, pattern.strip(), " ".join(check.split())[:300]), "; ".join(errors) or None
+    joined = tuple(parts(question)) if action == "lookup" else ()
+    return (Choice(action, terms, pattern.strip(), " ".join(check.split())[:300], joined if len(joined) > 1 else ()),
+            "; ".join(errors) or None)
 
 
 def pattern_for(terms: tuple[str, ...]) -> str:
@@ -174,6 +135,8 @@ def code(choice: Choice, question: str, *, notes: str = "sources", batch: int = 
     q, terms = question, list(choice.terms)
     head = f"question = {q!r}\n"
     refusal = f"refused = re.compile({REFUSAL.pattern!r})  # a helper reply that says the text does not answer\n"
+    if choice.action == "lookup" and len(choice.parts) > 1:
+        return head + refusal + _lookup_parts(choice.parts)
     if choice.action == "lookup":
         query = " ".join([q, *terms])
         return head + refusal + (
@@ -259,6 +222,40 @@ def code(choice: Choice, question: str, *, notes: str = "sources", batch: int = 
         f"noun = 'note mentions' if count == 1 else 'notes mention'\n"
         f"answer = str(count) + ' ' + noun + ' ' + {label!r} + ': ' + '; '.join(titles) + '.' if found else "
         f"{'Not in the knowledge base: no note mentions ' + label + '.'!r}\n"
+        f"print('answer =', answer)")
+
+
+def _lookup_parts(joined: tuple[str, ...]) -> str:
+    """Each question the question joins, looked up on its own; a part that says "it" searches
+    with the first part's subjects too. The answers are joined by code, and a part no page
+    answers is said to be missing, not guessed."""
+    about = ", ".join(subjects(joined[0]))
+    plan = [(f"{p} ({about})" if i and about and borrows(p) else p) for i, p in enumerate(joined)]
+    return (
+        f"parts = {plan!r}  # the questions this one joins, each asked alone\n"
+        f"answers, unanswered = [], []\n"
+        f"for part in parts:\n"
+        f"    hits, seen = [], set()\n"
+        f"    for h in search(part, 8):\n"
+        f"        if h['page'] not in seen:\n"
+        f"            seen.add(h['page'])\n"
+        f"            hits.append(h)\n"
+        f"    found = None\n"
+        f"    for h in hits[:3]:\n"
+        f"        text = read(h['page'], near=part, chars=5000)\n"
+        f"        reply = llm_query('Question: ' + part + '\\n\\nText:\\n' + text + '\\n\\nQuestion again: ' + part + "
+        f"'\\nAnswer in one or two sentences. If the text does not answer it, say it is not in the knowledge base.')\n"
+        f"        print(part, '|', h['title'], '->', reply)\n"
+        f"        if not refused.search(reply.lower()):\n"
+        f"            found = reply\n"
+        f"            break\n"
+        f"    if found:\n"
+        f"        answers.append(found)\n"
+        f"    else:\n"
+        f"        unanswered.append(part)\n"
+        f"answer = ' '.join(answers) if answers else 'Not in the knowledge base.'\n"
+        f"if answers and unanswered:\n"
+        f"    answer += ' The notes read do not answer: ' + ' '.join(unanswered)\n"
         f"print('answer =', answer)")
 
 

@@ -24,6 +24,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from kb.agents.question import naming, parts, unnamed
 from kb.agents.trace import Code, Draft, Event, Output
 from kb.core.grounding import Source, content_words, split, unsupported
 from kb.core.markdown import WL_CLOSE, WL_OPEN
@@ -108,15 +109,25 @@ class Held:
     refused: bool = False
 
 
-def hold(answer: str | None, reads: list[Read], titles: dict[str, str] | None = None) -> Held:
-    """The answer as it may be published: its sentences whose names and numbers the run read."""
+def hold(answer: str | None, reads: list[Read], titles: dict[str, str] | None = None,
+         question: str = "") -> Held:
+    """The answer as it may be published: its sentences whose names and numbers the run read.
+    What the question names must be in that text too: asked about Mamba-3, which no note names,
+    a 0.5B model answered with the authors another paper's note gives. Such a question is refused
+    whole; a question that joins several keeps the answers about what was read."""
+    titles = titles or {}
     body = " ".join(PATH.sub("", str(answer or "")).split())
     if not body or is_refusal(body):
         return Held(NOT_FOUND, refused=True)
-    everything = Source.of("\n".join(r.text for r in reads))
+    read = "\n".join(r.text for r in reads)
+    absent = unnamed(question, read + "\n" + "\n".join(titles[p] for p in {r.page for r in reads} if p in titles))
+    if absent and len(parts(question)) < 2:
+        return Held(f"Not in the knowledge base: no note read names {', '.join(absent)}.", missing=absent,
+                    refused=True)
+    everything = Source.of(read)
     kept, dropped, missing = [], [], []
     for sentence in split(body):
-        miss = unsupported(sentence, everything)
+        miss = [a for a in absent if naming(a).search(sentence)] + unsupported(sentence, everything)
         if miss:
             dropped.append(sentence)
             missing.extend(m for m in miss if m not in missing)
@@ -127,7 +138,7 @@ def hold(answer: str | None, reads: list[Read], titles: dict[str, str] | None = 
     text = " ".join(kept)
     if dropped:
         text += f" The rest is not in the knowledge base: no text read states {', '.join(missing[:6])}."
-    return Held(text, cite(" ".join(kept), reads, titles or {}), dropped, missing)
+    return Held(text, cite(" ".join(kept), reads, titles), dropped, missing)
 
 
 def cite(kept: str, reads: list[Read], titles: dict[str, str], most: int = 10) -> list[str]:

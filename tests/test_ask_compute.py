@@ -123,7 +123,7 @@ def test_an_answer_whose_number_is_not_in_the_evidence_is_replaced_by_the_refusa
 
 
 def test_the_supported_part_is_kept_and_what_is_missing_said(vault):
-    ans, _, events = ask(vault, "How much salt does kimchi need, and who invented it?",
+    ans, _, events = ask(vault, "How much salt does kimchi need?",
                          ['{"action": "lookup", "terms": ["kimchi"]}',
                           "Kimchi needs about 2-3% salt by weight. It was invented by Zork Industries in 1802.",
                           "FINAL_VAR(answer)"])
@@ -279,3 +279,57 @@ def test_the_questions_form_overrules_an_aggregate_the_model_picked_for_a_lookup
     assert form("Which notes mention Claude?") == "list"
     assert form("Which arXiv paper IDs are cited in the notes?") == "find_all"
     assert form("How many parameters does GPT-3 have, according to the notes?") is None
+
+
+def test_a_question_that_joins_two_is_looked_up_part_by_part_and_the_answers_joined(vault):
+    """A 0.5B model asked "X, and Y?" over one page answered X only (0 of 8 such questions)."""
+    q = "How much salt does kimchi need, and how long does kombucha ferment?"
+    ans, engine, events = ask(vault, q, [
+        '{"action": "lookup", "terms": ["kimchi"]}',
+        "Kimchi needs about 2-3% salt by weight.",  # part 1, the first page read
+        lambda m: ("Kombucha ferments for 7-10 days at 22-26 °C." if "SCOBY" in m[-1]["content"]
+                   else "It is not in the knowledge base."),  # part 2: only the kombucha page answers
+        lambda m: ("Kombucha ferments for 7-10 days at 22-26 °C." if "SCOBY" in m[-1]["content"]
+                   else "It is not in the knowledge base."),
+        lambda m: ("Kombucha ferments for 7-10 days at 22-26 °C." if "SCOBY" in m[-1]["content"]
+                   else "It is not in the knowledge base."),
+        "FINAL_VAR(answer)"])
+    choice, cell = first(events, T.Choice), first(events, T.Code)
+    assert choice.arguments["parts"] == ["How much salt does kimchi need?", "How long does kombucha ferment?"]
+    assert "parts = ['How much salt does kimchi need?', 'How long does kombucha ferment?']" in cell.code
+    subs = [e for e in events if isinstance(e, T.SubCall)]
+    assert subs[0].input.startswith("Question: How much salt does kimchi need?")
+    assert all(e.input.startswith("Question: How long does kombucha ferment?") for e in subs[1:])
+    assert ans.text == "Kimchi needs about 2-3% salt by weight. Kombucha ferments for 7-10 days at 22-26 °C."
+    assert sorted(t for _, t in ans.cited) == ["Kimchi at home", "Kombucha notes"]
+
+
+def test_a_question_about_something_no_note_read_names_is_refused_whatever_the_answer_says(vault):
+    """Asked about Mamba-3 (in no note), a 0.5B answered with another paper's authors, every name
+    of which the notes hold: the question's own subject must be in the text read."""
+    ans, _, events = ask(vault, "How much salt does Zorkchi need?", [
+        '{"action": "lookup", "terms": ["Zorkchi"]}', "Kimchi needs about 2-3% salt by weight.",
+        "FINAL_VAR(answer)"])
+    held = first(events, T.Evidence)
+    assert ans.text == "Not in the knowledge base: no note read names Zorkchi." and ans.cited == []
+    assert held.refused and held.missing == ["Zorkchi"]
+
+
+def test_parts_and_subjects_are_read_off_the_question_by_code():
+    from kb.agents.question import borrows, naming, parts, subjects, unnamed
+    assert parts("How many experts does DeepSeek v3 use, and what replaced the auxiliary loss in its routing?") == [
+        "How many experts does DeepSeek v3 use?", "What replaced the auxiliary loss in its routing?"]
+    assert parts("Name the 2017 paper on attention, and the 2017 paper by Noam Shazeer on experts.") == [
+        "Name the 2017 paper on attention?", "Name the 2017 paper by Noam Shazeer on experts?"]
+    for one in ("How many notes mention salt and yeast?", "What do bread and beer share?",
+                "Which notes mention Muon, and which mention Adam?"):
+        assert parts(one) == [" ".join(one.split())]
+    assert borrows("What replaced the auxiliary loss in its routing?")
+    assert not borrows("Which one does Qwen-Image use in its final stage?")  # "its" is Qwen-Image
+    assert subjects("What long-context scores do the notes report for Gemini 2.5 Pro?") == ["Gemini 2.5 Pro"]
+    assert subjects("How many H100 GPUs trained Qwen-Image, says the Kubernetes-based team?") == [
+        "H100 GPUs", "Qwen-Image", "Kubernetes"]
+    assert unnamed("Who wrote Mamba-3?", "Mamba layers, 3 of them") == ["Mamba-3"]
+    assert unnamed("Who wrote Mamba-3?", "the mamba 3 paper") == []
+    assert naming("VAE").search("a pretrained VAE3 for") and not naming("FID").search("high fidelity")
+    assert not naming("GPT-3").search("GPT-3.5 and GPT-35")
