@@ -129,6 +129,18 @@ def pattern_for(terms: tuple[str, ...]) -> str:
     return "|".join(alts) or r"(?!)"
 
 
+# A helper reply that only says the question back ("torchft calls the server that coordinates
+# across the replica groups.", asked what it calls that server) answers nothing: the next page is read.
+SAYS_NOTHING = (
+    "FILLER = {'this', 'that', 'with', 'from', 'which', 'they', 'their', 'them', 'also', 'have', 'been', "
+    "'were', 'there', 'these', 'those', 'what', 'when', 'where', 'note', 'notes', 'text', 'mention', "
+    "'mentions', 'mentioned', 'question', 'answer', 'according', 'about', 'does', 'said', 'says'}\n"
+    "def adds(reply, asked):  # a word (or number) the question did not already say\n"
+    "    said = [w for w in re.findall(r'[a-z0-9]+', asked.lower()) if len(w) > 2]\n"
+    "    return any(not any(w.startswith(a) or a.startswith(w) for a in said)\n"
+    "               for w in re.findall(r'[a-z0-9]+', reply.lower()) if (len(w) > 3 and w not in FILLER) or w.isdigit())\n")
+
+
 def code(choice: Choice, question: str, *, notes: str = "sources", batch: int = 12) -> str:
     """The first cell kb runs for a choice: plain code over the REPL's functions, so the trace
     shows exactly what was computed, and the model can read it and write the next cell."""
@@ -136,15 +148,16 @@ def code(choice: Choice, question: str, *, notes: str = "sources", batch: int = 
     head = f"question = {q!r}\n"
     refusal = f"refused = re.compile({REFUSAL.pattern!r})  # a helper reply that says the text does not answer\n"
     if choice.action == "lookup" and len(choice.parts) > 1:
-        return head + refusal + _lookup_parts(choice.parts)
+        return head + refusal + SAYS_NOTHING + _lookup_parts(choice.parts)
     if choice.action == "lookup":
         query = " ".join([q, *terms])
-        return head + refusal + (
+        return head + refusal + SAYS_NOTHING + (
             f"hits, seen = [], set()\n"
             f"for h in search({query!r}, 8):\n"
             f"    if h['page'] not in seen:\n"
             f"        seen.add(h['page'])\n"
             f"        hits.append(h)\n"
+            f"hits.sort(key=lambda h: h['kind'] not in ('source', 'raw'))  # a note before the concept pages drawn from it\n"
             f"answer = 'Not in the knowledge base.'\n"
             f"for h in hits[:3]:\n"
             f"    text = read(h['page'], near={' '.join(terms) + ' ' + q!r}, chars=6000)\n"
@@ -152,7 +165,7 @@ def code(choice: Choice, question: str, *, notes: str = "sources", batch: int = 
             f"question + '\\nAnswer in one or two sentences. If the text does not answer it, say it is not in "
             f"the knowledge base.')\n"
             f"    print(h['title'], '->', reply)\n"
-            f"    if not refused.search(reply.lower()):\n"
+            f"    if not refused.search(reply.lower()) and adds(reply, question):\n"
             f"        answer = reply\n"
             f"        break\n"
             f"print('answer =', answer)")
@@ -240,13 +253,14 @@ def _lookup_parts(joined: tuple[str, ...]) -> str:
         f"        if h['page'] not in seen:\n"
         f"            seen.add(h['page'])\n"
         f"            hits.append(h)\n"
+        f"    hits.sort(key=lambda h: h['kind'] not in ('source', 'raw'))  # a note before the concept pages drawn from it\n"
         f"    found = None\n"
         f"    for h in hits[:3]:\n"
         f"        text = read(h['page'], near=part, chars=5000)\n"
         f"        reply = llm_query('Question: ' + part + '\\n\\nText:\\n' + text + '\\n\\nQuestion again: ' + part + "
         f"'\\nAnswer in one or two sentences. If the text does not answer it, say it is not in the knowledge base.')\n"
         f"        print(part, '|', h['title'], '->', reply)\n"
-        f"        if not refused.search(reply.lower()):\n"
+        f"        if not refused.search(reply.lower()) and adds(reply, part):\n"
         f"            found = reply\n"
         f"            break\n"
         f"    if found:\n"

@@ -194,6 +194,8 @@ def main() -> None:
     def FINAL_VAR(name):  # noqa: N802 - rendered here, inside the cell and its time limit
         if not isinstance(name, str):
             state["final"] = {"kind": "text", "value": str(name)[:final_cap]}
+        elif name not in namespace and not name.isidentifier():  # FINAL_VAR(answer): the value, not its name
+            state["final"] = {"kind": "text", "value": name[:final_cap]}
         elif name not in namespace:
             raise NameError(f"FINAL_VAR: no variable named {name!r}")
         else:

@@ -333,3 +333,15 @@ def test_parts_and_subjects_are_read_off_the_question_by_code():
     assert unnamed("Who wrote Mamba-3?", "the mamba 3 paper") == []
     assert naming("VAE").search("a pretrained VAE3 for") and not naming("FID").search("high fidelity")
     assert not naming("GPT-3").search("GPT-3.5 and GPT-35")
+
+
+def test_a_helper_reply_that_only_says_the_question_back_is_no_answer(vault):
+    """Asked what torchft calls its server, the 0.5B replied "torchft calls the server that
+    coordinates ..." and that was published: the lookup reads the next page instead."""
+    ans, engine, events = ask(vault, "How much salt does kimchi need?", [
+        '{"action": "lookup", "terms": ["kimchi"]}', "Kimchi needs salt.",
+        "Kimchi needs about 2-3% salt by weight.", "FINAL_VAR(answer)"])
+    subs = [e for e in events if isinstance(e, T.SubCall)]
+    assert [e.output for e in subs] == ["Kimchi needs salt.", "Kimchi needs about 2-3% salt by weight."]
+    assert ans.text == "Kimchi needs about 2-3% salt by weight."
+    assert "adds(reply, question)" in first(events, T.Code).code  # the test is in the code the trace shows

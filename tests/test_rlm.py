@@ -64,6 +64,13 @@ def test_final_var_and_final_inside_code(tmp_path):
                   tmp_path=tmp_path)
     r = rlm.run("t", {})
     assert r.answer == "now it exists" and r.iterations == 3
+    # FINAL_VAR(answer) inside a cell hands over the value, not its name: a 0.5B wrote that, and
+    # the child's "no variable named 'torchft calls the server ...'" sent it round until the budget ran out
+    _, rlm = make([code("answer = 'a lighthouse server'"), code("FINAL_VAR(answer)")], tmp_path=tmp_path)
+    r = rlm.run("t", {})
+    assert (r.answer, r.status, r.iterations) == ("a lighthouse server", "final", 2)
+    _, rlm = make([code("FINAL_VAR('missing')"), "FINAL(done)"], tmp_path=tmp_path)
+    assert rlm.run("t", {}).iterations == 2  # a name that is no variable is still an error to fix
 
 
 def test_iteration_budget_ends_with_best_partial_answer(tmp_path):

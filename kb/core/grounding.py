@@ -120,6 +120,8 @@ def names(sentence: str) -> list[str]:
     toks = TOKEN.findall(sentence)
     out = []
     for i, t in enumerate(toks):
+        if t[:1].isupper():  # 'Kubernetes-based' names Kubernetes; 'Qwen-Image' stays whole
+            t = re.sub(r"(?:-[a-z]+)+$", "", t)
         if not t[:1].isalpha() or any(c.isdigit() for c in t) or t.lower() in STOP:
             continue
         if sum(c.isupper() for c in t) >= 2:
