@@ -8,7 +8,8 @@ output and may go on with code of its own.
 - compare: the same for each thing named, one batched sub-call per thing, then one to join them;
 - count / list: grep the notes for the terms: the number and the titles come from code;
 - find_all: grep for the kind of thing, a batched sub-call lists the items in each matching
-  note, and code keeps only the items the note's text contains.
+  note, and code keeps only the items the note's text contains; where the question states the
+  items' form (arXiv IDs, "abbreviations ending in PO"), code alone finds every one.
 
 The terms are an enum of phrases taken from the question by code: the model chooses, it cannot
 invent. What it sends is checked again here, and a reply kb cannot use becomes a lookup.
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kb.agents.evidence import REFUSAL
-from kb.agents.question import borrows, candidates, form, parts, subjects
+from kb.agents.question import borrows, candidates, form, parts, shape, subjects
 from kb.agents.rlm import FirstStep
 from kb.core.concepts import singular
 from kb.core.terms import common
@@ -196,6 +197,21 @@ def code(choice: Choice, question: str, *, notes: str = "sources", batch: int = 
     # name they would match every note ('Streaming DiLoCo', 'shard', 'model')
     pattern = choice.pattern or pattern_for(choice.terms)
     label = " or ".join(terms)
+    if choice.action == "find_all" and shape(q):
+        return head + (
+            f"shape = {shape(q)!r}  # the items' own form, read off the question: code finds every one\n"
+            f"found = grep(shape, where={notes!r}, context=0, limit=20)\n"
+            f"items = {{}}\n"
+            f"for f in found:\n"
+            f"    for item in f['matches']:\n"
+            f"        where = items.setdefault(item, [])\n"
+            f"        if f['title'] not in where:\n"
+            f"            where.append(f['title'])\n"
+            f"for item, where in items.items():\n"
+            f"    print(item, '->', where)\n"
+            f"answer = ('Named in the notes: ' + '; '.join(item + ' (' + ', '.join(where) + ')' for item, where "
+            f"in items.items()) + '.') if items else 'Not in the knowledge base.'\n"
+            f"print('answer =', answer)")
     if choice.action == "find_all":
         kind = terms[0] if len(terms) == 1 else label
         return head + (

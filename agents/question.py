@@ -104,10 +104,14 @@ def _name(tok: str, opening: bool) -> str | None:
     return None
 
 
+SUFFIX = re.compile(r"\bending (?:in|with) [\"“'‘]?([A-Z]{1,4})(?![A-Za-z])[\"”'’]?")
+
+
 def subjects(question: str) -> list[str]:
     """The things a question names: runs of capitalised or numbered words ("Mamba-3", "Gemini 2.5
     Pro", "Mixtral 8x7B"); a bare number continues a run but does not start one."""
     out: list[str] = []
+    question = SUFFIX.sub(" ", question)  # "ending in PO" names a form, not a thing
     for segment in re.split(r"[,;:()?!\"“”]", question):
         run: list[str] = []
         for i, tok in enumerate(TOKEN.findall(segment) + [""]):
@@ -137,3 +141,22 @@ def unnamed(question: str, text: str) -> list[str]:
     """The question's subjects that the text never names."""
     text = text.replace("’", "'")
     return [s for s in subjects(question) if not naming(s).search(text)]
+
+
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+
+
+def shape(question: str) -> str | None:
+    """The form of the items a find-all asks for, when the question states one, as a regular
+    expression: code then finds every item, exactly, instead of a helper model listing them
+    ("Which arXiv IDs are cited?"; "abbreviations ending in PO"; "three-letter ... ending in A")."""
+    if re.search(r"\barxiv\b", question, re.I) and re.search(r"\b(?:ids?|identifiers|numbers|papers)\b", question, re.I):
+        return r"(?<![\d.])\d{4}\.\d{4,5}(?:v\d+)?(?!\d)"
+    end = SUFFIX.search(question)
+    if end:
+        suffix = end.group(1)
+        size = re.search(r"\b(\d|" + "|".join(NUMBER_WORDS) + r")-letter\b", question, re.I)
+        n = (int(size.group(1)) if size.group(1).isdigit() else NUMBER_WORDS[size.group(1).lower()]) if size else 0
+        head = f"{{{n - len(suffix)}}}" if n > len(suffix) else "{1,6}"
+        return rf"(?-i:\b[A-Z]{head}{re.escape(suffix)}\b)"  # capitals: an abbreviation, not 'idea'
+    return None

@@ -345,3 +345,16 @@ def test_a_helper_reply_that_only_says_the_question_back_is_no_answer(vault):
     assert [e.output for e in subs] == ["Kimchi needs salt.", "Kimchi needs about 2-3% salt by weight."]
     assert ans.text == "Kimchi needs about 2-3% salt by weight."
     assert "adds(reply, question)" in first(events, T.Code).code  # the test is in the code the trace shows
+
+
+def test_a_find_all_whose_items_have_a_stated_form_is_found_by_code_alone(vault):
+    """"Abbreviations ending in ..." and arXiv IDs are a regular expression: no helper model
+    reads the notes, and every item in them is listed with its notes."""
+    q = "List the five-letter abbreviations ending in BY that appear across the notes."
+    ans, engine, events = ask(vault, q, ['{"action": "find_all", "terms": ["abbreviations"]}', "FINAL_VAR(answer)"])
+    cell = first(events, T.Code)
+    assert "shape = '(?-i:\\\\b[A-Z]{3}BY\\\\b)'" in cell.code
+    assert not [e for e in events if isinstance(e, T.SubCall)]
+    want = sorted({m for p in SAMPLES for m in re.findall(r"\b[A-Z]{3}BY\b", p.read_text())})
+    assert want == ["SCOBY"] and ans.text.startswith("Named in the notes: SCOBY (Kombucha notes")
+    assert [t for _, t in ans.cited] == ["Kombucha notes"]
