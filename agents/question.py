@@ -18,6 +18,11 @@ said knowledge base blog give gives given use uses used across anywhere each als
 PRONOUNS = re.compile(r"\b(?:it|its|they|them|their|he|his|she|her|this|these)\b", re.I)
 
 
+def is_name(word: str) -> bool:
+    """A word that names something rather than saying it: a capital or a digit in it."""
+    return any(c.isupper() or c.isdigit() for c in word)
+
+
 def candidates(question: str) -> list[str]:
     """The phrases of the question a choice may name: runs of words that are not the asking
     ("how many notes mention"), then each word of a run, in the question's order."""

@@ -56,7 +56,7 @@ def ingest(vault: Vault, paths: list[Path]) -> list[Ingested]:
         while dest.exists():
             dest = vault.root / folder / f"{Path(name).stem} ({n}){Path(name).suffix}"
             n += 1
-        tmp = dest.with_name(f".{secrets.token_hex(8)}.kb-tmp")  # short: a 250-byte name's temp fits
+        tmp = dest.with_name(f".{secrets.token_hex(8)}{kinds.TEMP_SUFFIX}")  # short: a 250-byte name's temp fits
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, tmp)  # copy, never move: the original stays as it was

@@ -26,11 +26,11 @@ from typing import Callable
 from kb.core import events
 from kb.core.errors import KbError, PageError
 from kb.core.extract import IMAGE_EXTS
-from kb.core.kinds import ASSETS, RAW
+from kb.core.kinds import ASSETS, RAW, TEMP_SUFFIX
 from kb.core.links import nfc
 from kb.core.vault import Vault, atomic_write
 
-TEMP_SUFFIXES = (".kb-tmp", ".tmp", ".part", ".crdownload", ".download", ".swp", ".swx", "~")
+TEMP_SUFFIXES = (TEMP_SUFFIX, ".tmp", ".part", ".crdownload", ".download", ".swp", ".swx", "~")
 
 
 def ignored(rel: str) -> bool:

@@ -9,7 +9,8 @@ import shutil
 import pytest
 
 from kb.agents import trace as T
-from kb.agents.choice import candidates, parse, pattern_for
+from kb.agents.cells import pattern_for
+from kb.agents.choice import candidates, parse
 from kb.agents.fake_engine import FakeEngine
 from kb.ask.job import Ask, AskSettings
 from kb.compile.job import Compile
@@ -256,7 +257,8 @@ def test_find_all_greps_the_name_not_the_everyday_words_beside_it():
     """Seen with the 0.5B model: find_all with terms ['Streaming DiLoCo', 'shard', 'model'] grepped
     'model' too, matched all 19 notes and spent its cell on 12 sub-calls about other notes."""
     import ast
-    from kb.agents.choice import Choice, code
+    from kb.agents.cells import code
+    from kb.agents.choice import Choice
 
     def grepped(cell):
         return ast.literal_eval(re.search(r"grep\(('[^']*')", cell).group(1))

@@ -5,6 +5,7 @@ tests read the source tree and fail when a second copy creeps back, naming where
     wikilink syntax        kb/core/markdown.py   (the parser; OPEN/CLOSE/WL_* pieces, WIKILINK, wikilink_re)
     kinds and folders      kb/core/kinds.py      (KINDS, folder, folder_kind, RAW, ASSETS, CATALOGUES)
     page filter            kb/core/kinds.py      (is_page, conflict_path, CONFLICT_SUFFIX)
+    temp file suffix       kb/core/kinds.py      (TEMP_SUFFIX: atomic writes, the watcher, the sweep)
     frontmatter            kb/core/pages.py      (frontmatter, FRONTMATTER)
     source size limits     kb/core/extract.py    (MAX_SOURCE_MB, MAX_READ_MB, limit)
     source hashes          kb/core/manifest.py   (file_hash, Manifest.current_hash)
@@ -77,6 +78,10 @@ def test_one_folder_kind_map():
 def test_one_page_filter():
     """Only kinds.py knows the name of kb's copy beside an edited page; everyone else asks is_page()."""
     assert found(lambda s: ".kb-new" in s, ("kb/core/kinds.py",)) == []
+
+
+def test_one_temp_file_suffix():
+    assert found(lambda s: "kb-tmp" in s, ("kb/core/kinds.py",)) == []
 
 
 def test_one_frontmatter_builder():

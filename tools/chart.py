@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.core.concepts import STOP
+from kb.core.kinds import TEMP_SUFFIX
 
 UNITS = {"%", "°c", "°f", "x", "×", "ms", "s", "sec", "seconds", "min", "minutes", "h", "hours", "days",
          "weeks", "months", "years", "mg", "g", "kg", "t", "ml", "l", "litre", "litres", "liter", "liters",
@@ -175,7 +176,7 @@ def render_chart(data: dict, png: Path) -> Path:
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(f".{png.name}.kb-tmp")
+    tmp = png.with_name(f".{png.name}{TEMP_SUFFIX}")
     fig.savefig(tmp, format="png")
     plt.close(fig)
     tmp.replace(png)

@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from kb.core import markdown, names, pages
+from kb.core import kinds, markdown, names, pages
 from kb.core.grounding import Gate, Source, split
 from kb.core.vault import Page, Vault
 
@@ -111,7 +111,7 @@ def _cache_write(path, text: str) -> None:
     a watcher's burst of sources would otherwise wait on the disk for every article."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # per thread: two drafts of one text may be written at once; swept by compile if a kill leaves it
-    tmp = path.parent / f".{path.name}.{os.getpid()}-{threading.get_ident()}.kb-tmp"
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{threading.get_ident()}{kinds.TEMP_SUFFIX}"
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 

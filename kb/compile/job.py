@@ -213,7 +213,7 @@ class Compile:
     def _sweep_temp_files(self) -> None:
         """Temp files of atomic writes that a killed run never renamed."""
         for folder in (self.vault.root / "wiki", self.vault.state_dir, self.vault.root):
-            pattern = "**/.*.kb-tmp" if folder.name != self.vault.root.name else ".*.kb-tmp"
+            pattern = ("**/" if folder != self.vault.root else "") + f".*{kinds.TEMP_SUFFIX}"
             for tmp in folder.glob(pattern):
                 tmp.unlink(missing_ok=True)
 

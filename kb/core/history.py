@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.core.errors import HistoryError
+from kb.core.kinds import TEMP_SUFFIX
 
 JOB, UNDOES, PERSON = "Kb-Job", "Kb-Undoes", "Kb-Person-Edit"
 IGNORE = ["# kb: state under .kb/ is rebuilt from the files; the manifest follows the pages",
-          ".kb/*", "!.kb/manifest.json", "!.kb/config.toml", "*.kb-tmp",
+          ".kb/*", "!.kb/manifest.json", "!.kb/config.toml", f"*{TEMP_SUFFIX}",
           ".obsidian/workspace*.json"]
 KB_PATHS = ("wiki/", "index.md", "log.md", ".kb/", ".obsidian/", ".gitignore")  # what a baseline commits
 NO_GIT = "git is not installed, and this vault keeps its history in git: install git, or set " \

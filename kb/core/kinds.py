@@ -9,6 +9,7 @@ RAW = "raw/"
 ASSETS = "raw/assets/"
 CATALOGUES = ("index.md", "log.md")  # generated lists of everything: not pages about anything
 CONFLICT_SUFFIX = ".kb-new.md"  # kb's version of a page a person edited, waiting beside it
+TEMP_SUFFIX = ".kb-tmp"  # an atomic write's file before its rename: a watcher ignores it, compile sweeps it
 
 # kind (a page's frontmatter `type`) -> (the folder kb files it in, what a group of them is called)
 KINDS = {

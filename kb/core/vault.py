@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kb.core import markdown, obsidian
 from kb.core.errors import PageEditedError, PageError, VaultError
-from kb.core.kinds import ASSETS, KINDS, PAGE_TYPES, RAW  # noqa: F401 (PAGE_TYPES: the vault's page kinds)
+from kb.core.kinds import ASSETS, KINDS, PAGE_TYPES, RAW, TEMP_SUFFIX  # noqa: F401 (PAGE_TYPES: the vault's page kinds)
 from kb.core.links import Graph, LinkIndex, build_graph, nfc
 
 STATE_DIR = ".kb"
@@ -40,7 +40,7 @@ def _temp_beside(path: Path) -> tuple[int, str]:
     stem = path.name if len(path.name.encode("utf-8")) <= 200 else \
         hashlib.sha256(path.name.encode("utf-8")).hexdigest()[:16]  # a 250-byte name's temp must fit too
     for _ in range(100):
-        tmp = str(path.parent / f".{stem}.{secrets.token_hex(4)}.kb-tmp")
+        tmp = str(path.parent / f".{stem}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the kernel applies the umask
         except FileExistsError:

@@ -15,6 +15,7 @@ import os
 import zipfile
 from pathlib import Path
 
+from kb.core.kinds import TEMP_SUFFIX
 from kb.core.text import Fingerprint, fingerprint
 from kb.core.vault import Vault
 
@@ -43,7 +44,7 @@ def _save(path: Path, prints: dict[str, Fingerprint]) -> None:
     import numpy as np
     keys = sorted(prints)
     sizes = [len(prints[k].sample) for k in keys]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.kb-tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
