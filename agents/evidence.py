@@ -24,7 +24,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from kb.agents.question import naming, parts, unnamed
+from kb.agents.question import form, naming, parts, unnamed
 from kb.agents.trace import Code, Draft, Event, Output
 from kb.core.grounding import Source, content_words, split, unsupported
 from kb.core.markdown import WL_CLOSE, WL_OPEN
@@ -114,13 +114,15 @@ def hold(answer: str | None, reads: list[Read], titles: dict[str, str] | None = 
     """The answer as it may be published: its sentences whose names and numbers the run read.
     What the question names must be in that text too: asked about Mamba-3, which no note names,
     a 0.5B model answered with the authors another paper's note gives. Such a question is refused
-    whole; a question that joins several keeps the answers about what was read."""
+    whole; a question that joins several keeps the answers about what was read. A question across
+    the notes is exempt: its grep decides, and "arXiv IDs" are a form, not a thing a note names."""
     titles = titles or {}
     body = " ".join(PATH.sub("", str(answer or "")).split())
     if not body or is_refusal(body):
         return Held(NOT_FOUND, refused=True)
     read = "\n".join(r.text for r in reads)
-    absent = unnamed(question, read + "\n" + "\n".join(titles[p] for p in {r.page for r in reads} if p in titles))
+    absent = [] if form(question) else \
+        unnamed(question, read + "\n" + "\n".join(titles[p] for p in {r.page for r in reads} if p in titles))
     if absent and len(parts(question)) < 2:
         return Held(f"Not in the knowledge base: no note read names {', '.join(absent)}.", missing=absent,
                     refused=True)

@@ -157,7 +157,8 @@ class RLM:
         """`first_cell`, when given, is run before the model's first turn, as if it had written it:
         a small model that sees a worked first step decides far better than one that must plan it.
         `answer_var` names the REPL variable that holds the answer by convention: a run that ends
-        without FINAL returns its value (when set) before asking the model for a last word. `keep`
+        without FINAL returns its value (when set; as kb's first cell left it, if that set it)
+        before asking the model for a last word. `keep`
         names variables whose final values come back in `Result.variables` (structured results of
         a job, such as lint's findings, whatever the model's last word was); while it runs, each
         new text it holds is offered as a `Draft` event, so a front end can show it early.
@@ -230,6 +231,7 @@ class RLM:
         answer_from = "final"
         sandbox = Sandbox(tools, self.limits, deadline=t0 + b.seconds)  # enforced inside cells too
         last_draft: str | None = None
+        seeded = None  # the answer variable as kb's first cell left it
 
         def offer_draft() -> None:
             """The answer variable's new text, as a Draft event a front end can show at once."""
@@ -251,6 +253,9 @@ class RLM:
                 trace.emit(Output(iteration=0, cell=1, output=res.output, error=res.error,
                                   killed=res.killed, seconds=round(res.seconds, 3), calls=len(res.calls)))
                 offer_draft()
+                # a 0.5B overwrote kb's "3 notes mention Claude: ..." with '3 notes match', then looped
+                seeded = self._peek(sandbox, answer_var) if answer_var else None
+                seeded = seeded if isinstance(seeded, str) and seeded.strip() else None
                 shown = (res.output + (res.error or "") + (f"\n[{res.killed}]" if res.killed else "")).strip()
                 history.append({"role": "assistant", "content": f"```repl\n{first_cell}\n```"})
                 history.append({"role": "user", "content": "REPL output:\n" + clip(shown or "(no output)",
@@ -329,8 +334,8 @@ class RLM:
                     status, reason = "budget:sub_calls", f"{b.sub_calls} sub-calls used"
                     break
                 history.append({"role": "user", "content": "REPL output:\n" + "\n---\n".join(feedback)})
-            if status != "final" and answer_var:
-                answer = sandbox.get(answer_var) if sandbox._proc is not None else None
+            if status != "final" and answer_var:  # kb's own cell's answer, unless the model finished
+                answer = seeded or (sandbox.get(answer_var) if sandbox._proc is not None else None)
                 answer_from = "variable"
             if status != "final" and not answer:
                 answer = self._last_word(history, trace, iteration, state)

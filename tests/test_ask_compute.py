@@ -360,3 +360,10 @@ def test_a_find_all_whose_items_have_a_stated_form_is_found_by_code_alone(vault)
     want = sorted({m for p in SAMPLES for m in re.findall(r"\b[A-Z]{3}BY\b", p.read_text())})
     assert want == ["SCOBY"] and ans.text.startswith("Named in the notes: SCOBY (Kombucha notes")
     assert [t for _, t in ans.cited] == ["Kombucha notes"]
+
+
+def test_a_question_across_the_notes_is_not_held_to_its_subjects(vault):
+    """"Which arXiv IDs are cited?" lists IDs found by a pattern; no note need say "arXiv IDs"."""
+    ans, _, _ = ask(vault, "Which five-letter abbreviations ending in BY are named in the notes, as Zork IDs?",
+                    ['{"action": "find_all", "terms": ["abbreviations"]}', "FINAL_VAR(answer)"])
+    assert ans.text.startswith("Named in the notes: SCOBY (Kombucha notes")

@@ -178,3 +178,17 @@ def test_first_cell_runs_before_the_model_and_answer_var_is_the_fallback(tmp_pat
     first_prompt = root.calls[0]["messages"]
     assert "answer = Keller Jordan" in first_prompt[-1]["content"]  # the model saw the seeded output
     assert r.status == "failed" and r.answer == "Keller Jordan" and r.answer_from == "variable"
+
+
+def test_a_model_that_overwrites_kbs_answer_and_never_finishes_does_not_get_its_overwrite_published(tmp_path):
+    """A 0.5B replaced kb's "3 notes mention Claude: ..." with '3 notes match', then repeated
+    itself until the loop stopped: without FINAL, the answer is what kb's own cell computed."""
+    clobber = code("answer = 'some notes match'")
+    _, rlm = make([clobber, clobber, clobber, clobber], tmp_path=tmp_path)
+    r = rlm.run("t", {"context": "Keller Jordan, at OpenAI"}, answer_var="answer",
+                first_cell="answer = context.split(',')[0]\nprint('answer =', answer)")
+    assert r.status == "failed" and r.answer == "Keller Jordan"
+    _, rlm = make([code("answer = 'Keller Jordan at OpenAI'"), "FINAL_VAR(answer)"], tmp_path=tmp_path)
+    r = rlm.run("t", {"context": "Keller Jordan, at OpenAI"}, answer_var="answer",
+                first_cell="answer = context.split(',')[0]\nprint('answer =', answer)")
+    assert r.status == "final" and r.answer == "Keller Jordan at OpenAI"  # a finished run says what it chose
