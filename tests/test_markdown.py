@@ -73,3 +73,13 @@ def test_frontmatter_roundtrip_and_errors():
 
 def test_brackets_that_are_not_links():
     assert markdown.links("[[ ]] and [[unclosed and [single] and [[a\nb]]") == []
+
+
+@pytest.mark.parametrize("after", ["\n", "\n\n\n", "\n\r\n"])
+def test_a_page_whose_frontmatter_does_not_parse_has_the_body_it_would_have_if_it_did(after):
+    """Lint and the TUI's link graph both read such a page through after_frontmatter, so a link's
+    line is the same in both, and the same as once the YAML is mended."""
+    from kb.core.markdown import after_frontmatter, split_frontmatter
+    sound, broken = f"---\ntitle: A\n---{after}Body [[B]]\n", f"---\ntitle: [A\n---{after}Body [[B]]\n"
+    assert after_frontmatter(broken) == split_frontmatter(sound)[1]
+    assert after_frontmatter("---\ntitle: [A\nno close\n") == "---\ntitle: [A\nno close\n"

@@ -52,7 +52,7 @@ def read_note(path: str, rel: str) -> tuple[Note, Parsed] | None:
     try:
         meta, body = markdown.split_frontmatter(text, where=rel)
     except PageError as e:  # as lint reads it: no frontmatter, the body after it
-        bad, meta, body = str(e), {}, _after_frontmatter(text)
+        bad, meta, body = str(e), {}, markdown.after_frontmatter(text)
     return Note((st.st_mtime_ns, st.st_size), Page(rel, meta), bad), markdown.parse(body, meta=meta)
 
 
@@ -112,11 +112,3 @@ def read(vault: Vault) -> tuple[set[str], dict] | None:
         return set(files), notes
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
         raise Unreadable(f"{path}: not a graph kb can read ({type(e).__name__}); read again from the notes") from None
-
-
-def _after_frontmatter(text: str) -> str:
-    """The body of a note whose frontmatter does not parse: what follows its closing line (found
-    by kb/core/markdown.py's own delimiters), or the whole text when it never closes."""
-    m = markdown._FM_OPEN.match(text)
-    close = markdown._FM_CLOSE.search(text, m.end()) if m else None
-    return text[close.end():].lstrip("\r\n") if close else text

@@ -49,8 +49,21 @@ def split_frontmatter(text: str, where: str = "page") -> tuple[dict, str]:
     if not isinstance(meta, dict):
         raise PageError(f"{where}: frontmatter must be a YAML mapping, got {type(meta).__name__}")
     meta = {k: v.isoformat() if isinstance(v, (date, datetime)) else v for k, v in meta.items()}
-    body = text[close.end():]
-    return meta, body[1:] if body.startswith("\n") else body.lstrip("\r\n")
+    return meta, _body_from(text, close.end())
+
+
+def _body_from(text: str, end: int) -> str:
+    body = text[end:]
+    return body[1:] if body.startswith("\n") else body.lstrip("\r\n")
+
+
+def after_frontmatter(text: str) -> str:
+    """The body of a page whose frontmatter does not parse, as split_frontmatter would give it
+    were the YAML sound (what follows the closing line), or the whole text when it never closes:
+    lint and the TUI's link graph read such a page alike."""
+    m = _FM_OPEN.match(text)
+    close = _FM_CLOSE.search(text, m.end()) if m else None
+    return _body_from(text, close.end()) if close else text
 
 
 # Written as YAML dates (unquoted), so Obsidian's Properties and Dataview read them as dates; kb

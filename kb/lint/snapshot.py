@@ -10,7 +10,6 @@ symlinked file only to a file inside the vault), so they are opened by path, not
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 
 from kb.core import kinds, markdown, simplemd
@@ -49,7 +48,7 @@ class Snapshot:
             except PageError as e:
                 bad[rel] = str(e)
                 text = vault.abspath(rel).read_text(encoding="utf-8", errors="replace")
-                page = Page(rel, {}, _after_frontmatter(text))
+                page = Page(rel, {}, markdown.after_frontmatter(text))
             else:
                 pages[rel] = page
             plain = simplemd.read(page.body, page.meta)  # once, for links and for sections
@@ -117,11 +116,6 @@ def _read(vault: Vault, rel: str) -> Page:
         return vault.read(rel)
     meta, body = markdown.split_frontmatter(text, where=rel)
     return Page(path=rel, meta=meta, body=body)
-
-
-def _after_frontmatter(text: str) -> str:
-    m = re.match(r"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$\r?\n?", text, re.S | re.M)
-    return text[m.end():] if m else text
 
 
 def empty_sections(body: str, tokens: list | None = None) -> list[str]:
