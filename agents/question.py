@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from kb.core.grounding import bare_name
+
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+/'’-]*[A-Za-z0-9+]|[A-Za-z0-9]")
 ASKING = set("""what which who whom whose when where why how is are was were do does did the a an of to in
 on for and or by with from that this these those it its as at be been can could should would will about
@@ -101,11 +103,7 @@ def _name(tok: str, opening: bool) -> str | None:
     if opening and t.lower() in ASKING:
         return None
     if any(c.isdigit() for c in t) or any(c.isupper() for c in t[1:]) or (t[:1].isupper() and not opening):
-        pieces = [p for p in t.split("-") if p]
-        named = [i for i, p in enumerate(pieces) if any(c.isupper() or c.isdigit() for c in p)]
-        if named and named[0] == 0:  # 'Kubernetes-based' names Kubernetes
-            return "-".join(pieces[:named[-1] + 1])
-        return t
+        return bare_name(t) if is_name(t.split("-")[0]) else t  # 'post-GPT' stays whole
     return None
 
 

@@ -112,6 +112,12 @@ def content_words(sentence: str) -> list[str]:
             if t[:1].isalpha() and len(t) > 2 and t.lower() not in STOP and t.lower() not in META]
 
 
+def bare_name(token: str) -> str:
+    """The name a hyphenated word carries: 'Kubernetes-based' names Kubernetes; 'Qwen-Image',
+    'GPT-4o' and 'HuatuoGPT-o1' stay whole."""
+    return re.sub(r"(?:-[a-z]+)+$", "", token)
+
+
 def names(sentence: str) -> list[str]:
     """Tokens that name something: acronyms, capitalised words past the first, and an opening
     word that is not everyday English ('Overall,' opens sentences; 'Kombucha' names). Numbers
@@ -120,8 +126,8 @@ def names(sentence: str) -> list[str]:
     toks = TOKEN.findall(sentence)
     out = []
     for i, t in enumerate(toks):
-        if t[:1].isupper():  # 'Kubernetes-based' names Kubernetes; 'Qwen-Image' stays whole
-            t = re.sub(r"(?:-[a-z]+)+$", "", t)
+        if t[:1].isupper():
+            t = bare_name(t)
         if not t[:1].isalpha() or any(c.isdigit() for c in t) or t.lower() in STOP:
             continue
         if sum(c.isupper() for c in t) >= 2:
