@@ -45,9 +45,21 @@ def pattern_for(terms: tuple[str, ...]) -> str:
     return "|".join(alts) or r"(?!)"
 
 
-# A helper reply that only says the question back ("torchft calls the server that coordinates
-# across the replica groups.", asked what it calls that server) answers nothing: the next page is read.
-SAYS_NOTHING = (
+# What both lookups define first. A helper reply that only says the question back ("torchft
+# calls the server that coordinates across the replica groups.", asked what it calls that server)
+# answers nothing: the next page is read.
+LOOKUP = (
+    "def pages_for(query):  # each page once, a note before the concept pages drawn from it\n"
+    "    hits, seen = [], set()\n"
+    "    for h in search(query, 8):\n"
+    "        if h['page'] not in seen:\n"
+    "            seen.add(h['page'])\n"
+    "            hits.append(h)\n"
+    "    return sorted(hits, key=lambda h: h['kind'] not in ('source', 'raw'))\n"
+    "def ask_page(asked, page, near, chars):  # the helper, on one page's passages near the question\n"
+    "    text = read(page, near=near, chars=chars)\n"
+    "    return llm_query('Question: ' + asked + '\\n\\nText:\\n' + text + '\\n\\nQuestion again: ' + asked + "
+    "'\\nAnswer in one or two sentences. If the text does not answer it, say it is not in the knowledge base.')\n"
     "FILLER = {'this', 'that', 'with', 'from', 'which', 'they', 'their', 'them', 'also', 'have', 'been', "
     "'were', 'there', 'these', 'those', 'what', 'when', 'where', 'note', 'notes', 'text', 'mention', "
     "'mentions', 'mentioned', 'question', 'answer', 'according', 'about', 'does', 'said', 'says'}\n"
@@ -72,22 +84,14 @@ def code(choice: Choice, question: str, *, notes: str = "sources", batch: int = 
     head = f"question = {q!r}\n"
     refusal = f"refused = re.compile({REFUSAL.pattern!r})  # a helper reply that says the text does not answer\n"
     if choice.action == "lookup" and len(choice.parts) > 1:
-        return head + refusal + SAYS_NOTHING + _lookup_parts(choice.parts)
+        return head + refusal + LOOKUP + _lookup_parts(choice.parts)
     if choice.action == "lookup":
         query = " ".join([q, *terms])
-        return head + refusal + SAYS_NOTHING + (
-            f"hits, seen = [], set()\n"
-            f"for h in search({query!r}, 8):\n"
-            f"    if h['page'] not in seen:\n"
-            f"        seen.add(h['page'])\n"
-            f"        hits.append(h)\n"
-            f"hits.sort(key=lambda h: h['kind'] not in ('source', 'raw'))  # a note before the concept pages drawn from it\n"
+        return head + refusal + LOOKUP + (
+            f"hits = pages_for({query!r})\n"
             f"answer = 'Not in the knowledge base.'\n"
             f"for h in hits[:3]:\n"
-            f"    text = read(h['page'], near={' '.join(terms) + ' ' + q!r}, chars=6000)\n"
-            f"    reply = llm_query('Question: ' + question + '\\n\\nText:\\n' + text + '\\n\\nQuestion again: ' + "
-            f"question + '\\nAnswer in one or two sentences. If the text does not answer it, say it is not in "
-            f"the knowledge base.')\n"
+            f"    reply = ask_page(question, h['page'], {' '.join(terms) + ' ' + q!r}, 6000)\n"
             f"    print(h['title'], '->', reply)\n"
             f"    if not refused.search(reply.lower()) and adds(reply, question):\n"
             f"        answer = reply\n"
@@ -120,9 +124,10 @@ def code(choice: Choice, question: str, *, notes: str = "sources", batch: int = 
     # name they would match every note ('Streaming DiLoCo', 'shard', 'model')
     pattern = choice.pattern or pattern_for(choice.terms)
     label = " or ".join(terms)
-    if choice.action == "find_all" and shape(q):
+    form = shape(q) if choice.action == "find_all" else None
+    if form:
         return head + (
-            f"shape = {shape(q)!r}  # the items' own form, read off the question: code finds every one\n"
+            f"shape = {form!r}  # the items' own form, read off the question: code finds every one\n"
             f"found = grep(shape, where={notes!r}, context=0, limit=20)\n"
             f"items = {{}}\n"
             f"for f in found:\n"
@@ -177,17 +182,9 @@ def _lookup_parts(joined: tuple[str, ...]) -> str:
         f"parts = {plan!r}  # the questions this one joins, each asked alone\n"
         f"answers, unanswered = [], []\n"
         f"for part in parts:\n"
-        f"    hits, seen = [], set()\n"
-        f"    for h in search(part, 8):\n"
-        f"        if h['page'] not in seen:\n"
-        f"            seen.add(h['page'])\n"
-        f"            hits.append(h)\n"
-        f"    hits.sort(key=lambda h: h['kind'] not in ('source', 'raw'))  # a note before the concept pages drawn from it\n"
         f"    found = None\n"
-        f"    for h in hits[:3]:\n"
-        f"        text = read(h['page'], near=part, chars=5000)\n"
-        f"        reply = llm_query('Question: ' + part + '\\n\\nText:\\n' + text + '\\n\\nQuestion again: ' + part + "
-        f"'\\nAnswer in one or two sentences. If the text does not answer it, say it is not in the knowledge base.')\n"
+        f"    for h in pages_for(part)[:3]:\n"
+        f"        reply = ask_page(part, h['page'], part, 5000)\n"
         f"        print(part, '|', h['title'], '->', reply)\n"
         f"        if not refused.search(reply.lower()) and adds(reply, part):\n"
         f"            found = reply\n"
