@@ -233,13 +233,16 @@ class RLM:
         last_draft: str | None = None
         seeded = None  # the answer variable as kb's first cell left it
 
-        def offer_draft() -> None:
-            """The answer variable's new text, as a Draft event a front end can show at once."""
+        def offer_draft() -> str | None:
+            """The answer variable's new text, as a Draft event a front end can show at once; its
+            text (None when it holds none)."""
             nonlocal last_draft
             value = self._peek(sandbox, answer_var) if answer_var else None
-            if isinstance(value, str) and value.strip() and value != last_draft:
-                last_draft = value
-                trace.emit(Draft(answer=value))
+            text = value if isinstance(value, str) and value.strip() else None
+            if text is not None and text != last_draft:
+                last_draft = text
+                trace.emit(Draft(answer=text))
+            return text
 
         try:
             for name, value in variables.items():
@@ -252,10 +255,8 @@ class RLM:
                 res = sandbox.run(first_cell, seconds=self.budget.seconds)  # kb's code: bounded by the budget
                 trace.emit(Output(iteration=0, cell=1, output=res.output, error=res.error,
                                   killed=res.killed, seconds=round(res.seconds, 3), calls=len(res.calls)))
-                offer_draft()
                 # a 0.5B overwrote kb's "3 notes mention Claude: ..." with '3 notes match', then looped
-                seeded = self._peek(sandbox, answer_var) if answer_var else None
-                seeded = seeded if isinstance(seeded, str) and seeded.strip() else None
+                seeded = offer_draft()
                 shown = (res.output + (res.error or "") + (f"\n[{res.killed}]" if res.killed else "")).strip()
                 history.append({"role": "assistant", "content": f"```repl\n{first_cell}\n```"})
                 history.append({"role": "user", "content": "REPL output:\n" + clip(shown or "(no output)",
